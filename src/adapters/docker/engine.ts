@@ -1,0 +1,276 @@
+import Docker from 'dockerode';
+import type { ContainerInfo } from 'dockerode';
+import type { ContainerSpec, Limits } from '../../desired/model.js';
+import { LABEL, type ContainerState, type ObservedContainer } from '../../observe/types.js';
+import { EngineError, classifyEngineError } from './errors.js';
+
+/** What hdactl needs to create a container. */
+export interface CreateRequest {
+  name: string;
+  spec: ContainerSpec;
+  limits: Limits;
+  labels: Record<string, string>;
+}
+
+/** A container event from the Engine's event stream. */
+export interface EngineEvent {
+  app: string;
+  action: string;
+  containerId: string;
+}
+
+/** Details read only for status, never in the reconcile path. */
+export interface ContainerDetails {
+  restartCount: number;
+  startedAt?: string;
+  exitCode?: number;
+  oomKilled: boolean;
+}
+
+/**
+ * The Engine, narrowed to what hdactl does. Answers that mean "already in
+ * that state" (304 on start/stop, 404 on remove) are success.
+ */
+export interface Engine {
+  /** Where the Engine is, for messages: unix:///var/run/docker.sock. */
+  readonly endpoint: string;
+  /** How many Engine API calls this adapter has made. */
+  readonly calls: number;
+  ping(): Promise<void>;
+  /** All containers (one list call): this instance's, and the names of the rest. */
+  listContainers(instance: string): Promise<{ owned: ObservedContainer[]; foreignNames: Set<string> }>;
+  hasImage(ref: string): Promise<boolean>;
+  pullImage(ref: string, onProgress?: (line: string) => void): Promise<void>;
+  createContainer(req: CreateRequest): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  stopContainer(id: string, timeoutSeconds?: number): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+  renameContainer(id: string, name: string): Promise<void>;
+  updateLimits(id: string, limits: Limits): Promise<void>;
+  inspectDetails(id: string): Promise<ContainerDetails>;
+  /** Streams container events for this instance until `signal` aborts; resolves when the stream ends. */
+  watchEvents(instance: string, onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<void>;
+}
+
+/** Creates the dockerode-backed Engine, found through DOCKER_HOST or /var/run/docker.sock. */
+export function connectEngine(): Engine {
+  return new DockerEngine();
+}
+
+class DockerEngine implements Engine {
+  readonly endpoint: string;
+  calls = 0;
+  private readonly docker: Docker;
+
+  constructor() {
+    this.docker = new Docker();
+    const host = process.env.DOCKER_HOST;
+    this.endpoint = host && host.length > 0 ? host : 'unix:///var/run/docker.sock';
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    this.calls++;
+    try {
+      return await fn();
+    } catch (err) {
+      throw classifyEngineError(err, what, this.endpoint);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.call('ping', () => this.docker.ping());
+  }
+
+  async listContainers(instance: string) {
+    const all = await this.call('list containers', () => this.docker.listContainers({ all: true }));
+    const owned: ObservedContainer[] = [];
+    const foreignNames = new Set<string>();
+    for (const c of all) {
+      const labels = c.Labels ?? {};
+      if (labels[LABEL.app] && labels[LABEL.instance] === instance) owned.push(toObserved(c));
+      else for (const n of c.Names ?? []) foreignNames.add(n.replace(/^\//, ''));
+    }
+    return { owned, foreignNames };
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
+    try {
+      await this.call('inspect image', () => this.docker.getImage(ref).inspect());
+      return true;
+    } catch (err) {
+      if (err instanceof EngineError && err.statusCode === 404) return false;
+      throw err;
+    }
+  }
+
+  async pullImage(ref: string, onProgress?: (line: string) => void): Promise<void> {
+    await this.call(`pull ${ref}`, async () => {
+      const stream = await this.docker.pull(ref);
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(
+          stream,
+          (err: Error | null, output: Array<{ error?: string }>) => {
+            const failed = output?.find((o) => o.error);
+            if (err) reject(err);
+            else if (failed) reject(new Error(failed.error));
+            else resolve();
+          },
+          (e: { status?: string; progress?: string; id?: string }) => onProgress?.([e.id, e.status, e.progress].filter(Boolean).join(' ')),
+        );
+      });
+    });
+  }
+
+  async createContainer(req: CreateRequest): Promise<string> {
+    const { spec } = req;
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+    for (const p of spec.ports) {
+      const key = `${p.containerPort}/${p.protocol}`;
+      exposed[key] = {};
+      (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
+    }
+    const c = await this.call(`create container ${req.name}`, () =>
+      this.docker.createContainer({
+        name: req.name,
+        Image: spec.image,
+        ...(spec.command ? { Cmd: spec.command } : {}),
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        Labels: req.labels,
+        ExposedPorts: exposed,
+        ...(spec.stopTimeoutSeconds !== undefined ? { StopTimeout: spec.stopTimeoutSeconds } : {}),
+        HostConfig: {
+          PortBindings: bindings,
+          Binds: spec.volumes.map((v) => `${v.source}:${v.target}${v.readOnly ? ':ro' : ''}`),
+          RestartPolicy: { Name: spec.restart === 'no' ? '' : spec.restart },
+          Init: spec.init,
+          ...engineLimits(req.limits),
+        },
+      }),
+    );
+    return c.id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.tolerate([304], 'start container', () => this.docker.getContainer(id).start());
+  }
+
+  async stopContainer(id: string, timeoutSeconds?: number): Promise<void> {
+    await this.tolerate([304], 'stop container', () =>
+      this.docker.getContainer(id).stop(timeoutSeconds !== undefined ? { t: timeoutSeconds } : {}),
+    );
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    // v=false: anonymous volumes stay. hdactl never deletes data.
+    await this.tolerate([404], 'remove container', () => this.docker.getContainer(id).remove({ force: true, v: false }));
+  }
+
+  async renameContainer(id: string, name: string): Promise<void> {
+    await this.call('rename container', () => this.docker.getContainer(id).rename({ name }));
+  }
+
+  async updateLimits(id: string, limits: Limits): Promise<void> {
+    await this.call('update container', () => this.docker.getContainer(id).update(engineLimits(limits, true)));
+  }
+
+  async inspectDetails(id: string): Promise<ContainerDetails> {
+    const info = await this.call('inspect container', () => this.docker.getContainer(id).inspect());
+    return {
+      restartCount: info.RestartCount ?? 0,
+      startedAt: info.State?.StartedAt,
+      exitCode: info.State?.ExitCode,
+      oomKilled: Boolean(info.State?.OOMKilled),
+    };
+  }
+
+  async watchEvents(instance: string, onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<void> {
+    const stream = (await this.call('events', () =>
+      this.docker.getEvents({
+        filters: { type: ['container'], label: [`${LABEL.instance}=${instance}`] },
+      }),
+    )) as NodeJS.ReadableStream & { destroy(): void };
+    await new Promise<void>((resolve, reject) => {
+      let buffer = '';
+      const stop = () => {
+        stream.destroy();
+        resolve();
+      };
+      signal.addEventListener('abort', stop, { once: true });
+      stream.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl).trim();
+          buffer = buffer.slice(nl + 1);
+          if (!line) continue;
+          try {
+            const e = JSON.parse(line) as { Action?: string; status?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+            const app = e.Actor?.Attributes?.[LABEL.app];
+            if (app) onEvent({ app, action: e.Action ?? e.status ?? '', containerId: e.Actor?.ID ?? e.id ?? '' });
+          } catch {
+            // A torn line cannot happen with newline framing; ignore anything unparsable.
+          }
+        }
+      });
+      stream.on('end', () => {
+        signal.removeEventListener('abort', stop);
+        resolve();
+      });
+      stream.on('error', (err: Error) => {
+        signal.removeEventListener('abort', stop);
+        reject(classifyEngineError(err, 'events', this.endpoint));
+      });
+    });
+  }
+
+  private async tolerate(ok: number[], what: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await this.call(what, fn);
+    } catch (err) {
+      if (err instanceof EngineError && err.statusCode !== undefined && ok.includes(err.statusCode)) return;
+      throw err;
+    }
+  }
+}
+
+/**
+ * Limits in the Engine's terms. On create, 0 means none. On update, 0 means
+ * "leave as is": a pids limit is lifted with -1, while memory and CPU limits
+ * cannot be lifted live at all (the planner recreates for that).
+ */
+function engineLimits(l: Limits, forUpdate = false) {
+  return {
+    ...(l.memoryBytes !== undefined || !forUpdate ? { Memory: l.memoryBytes ?? 0 } : {}),
+    // A memory+swap of -1 lets the memory limit stand alone at any size, now and after later updates.
+    ...(l.memoryBytes !== undefined ? { MemorySwap: -1 } : {}),
+    ...(l.nanoCpus !== undefined || !forUpdate ? { NanoCpus: l.nanoCpus ?? 0 } : {}),
+    PidsLimit: l.pids ?? (forUpdate ? -1 : 0),
+  };
+}
+
+/** Turns the Engine's list entry into hdactl's own type, reading only labels. */
+export function toObserved(c: ContainerInfo): ObservedContainer {
+  const labels = c.Labels ?? {};
+  const parse = <T>(s: string | undefined): T | undefined => {
+    if (!s) return undefined;
+    try {
+      return JSON.parse(s) as T;
+    } catch {
+      return undefined;
+    }
+  };
+  const id = Number(labels[LABEL.id]);
+  return {
+    id: c.Id,
+    name: (c.Names?.[0] ?? '').replace(/^\//, ''),
+    app: labels[LABEL.app]!,
+    state: c.State as ContainerState,
+    status: c.Status,
+    specHash: labels[LABEL.specHash] ?? '',
+    spec: parse<ContainerSpec>(labels[LABEL.spec]),
+    limits: parse<Limits>(labels[LABEL.limits]) ?? {},
+    ...(Number.isInteger(id) && id > 0 ? { appId: id } : {}),
+    ...(labels[LABEL.generation] ? { generation: labels[LABEL.generation] } : {}),
+  };
+}

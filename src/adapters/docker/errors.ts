@@ -1,0 +1,33 @@
+/**
+ * An Engine call that failed. `transient` errors (Engine unreachable, pull
+ * failed, 5xx) are retried with backoff; the others wait for their input to change.
+ */
+export class EngineError extends Error {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    readonly statusCode?: number,
+    readonly unreachable = false,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/** Turns whatever dockerode threw into an EngineError with a message a person can act on. */
+export function classifyEngineError(err: unknown, what: string, endpoint: string): EngineError {
+  if (err instanceof EngineError) return err;
+  const e = err as { code?: string; statusCode?: number; json?: { message?: string }; reason?: string; message?: string };
+  if (e.code && UNREACHABLE.has(e.code)) {
+    const hint = e.code === 'EACCES' ? 'run hdactl as a user in the docker group' : 'is dockerd running?';
+    return new EngineError(`cannot reach the Docker Engine at ${endpoint} (connect ${e.code}): ${hint}`, true, undefined, true);
+  }
+  const detail = (e.json?.message ?? e.message ?? String(err)).replace(/^\(HTTP code \d+\)\s*/, '').trim();
+  const status = e.statusCode;
+  if (what.startsWith('pull')) return new EngineError(`${what} failed: ${detail}`, true, status);
+  if (status === 409) return new EngineError(`${what}: ${detail}`, false, status);
+  if (status !== undefined && status >= 400 && status < 500) return new EngineError(`${what}: ${detail}`, false, status);
+  return new EngineError(`${what}: ${detail}`, true, status);
+}

@@ -1,0 +1,241 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Engine } from '../adapters/docker/engine.js';
+import { EngineError } from '../adapters/docker/errors.js';
+import type { WebServerControl } from '../adapters/apache/control.js';
+import type { StateStore } from '../adapters/state/store.js';
+import type { VhostStore } from '../adapters/vhost/store.js';
+import type { DesiredApp } from '../desired/model.js';
+import { LABEL, type ObservedContainer } from '../observe/types.js';
+import type { Action, AppPlan, Plan } from '../plan/actions.js';
+import { describeAction, formatAction } from '../plan/format.js';
+import type { AppResult, Outcome } from './outcome.js';
+
+/** What applying needs from the world. */
+export interface ApplyDeps {
+  engine: Engine;
+  vhosts: VhostStore;
+  web: WebServerControl;
+  state: StateStore;
+  instance: string;
+  dataRoot: string;
+  concurrency: number;
+  log: Logger;
+  /** Pull progress, for a person watching `hdactl apply`. */
+  onProgress?: (app: string, line: string) => void;
+}
+
+/** Vhost files changed in one pass, with what to put back if the configtest fails. */
+interface VhostChange {
+  app: string;
+  previous: string | undefined;
+}
+
+/**
+ * Applies a plan: apps in parallel up to `concurrency`, each app's steps in
+ * order. One app's failure never stops the others. Vhost changes form one
+ * transaction per pass: one configtest, then one graceful reload, or every
+ * changed file back as it was.
+ */
+export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> {
+  const vhostChanges: VhostChange[] = [];
+  const results = await mapLimit(p.apps, deps.concurrency, (a) => applyApp(a, deps, vhostChanges));
+  if (vhostChanges.length > 0) await commitVhosts(vhostChanges, results, deps);
+  return results;
+}
+
+async function applyApp(a: AppPlan, deps: ApplyDeps, vhostChanges: VhostChange[]): Promise<AppResult> {
+  const log = deps.log.child({ app: a.app });
+  if (a.blocked) {
+    log.warn({ reason: a.blocked }, 'skipped');
+    return { app: a.app, outcome: 'skipped', message: a.blocked, error: a.blocked, transient: false, steps: [] };
+  }
+  if (a.actions.length === 0) {
+    return { app: a.app, outcome: a.warning ? 'skipped' : 'unchanged', message: a.warning ?? 'in sync', ...(a.warning ? { error: a.warning, transient: false } : {}), steps: [] };
+  }
+  const steps: string[] = [];
+  try {
+    for (const act of a.actions) {
+      log.debug({ step: act.type }, formatAction(a.app, act));
+      await runStep(a, act, deps, vhostChanges, log);
+      steps.push(act.type);
+    }
+  } catch (err) {
+    const transient = err instanceof EngineError ? err.transient : false;
+    const message = (err as Error).message;
+    log.error({ err, steps, transient }, 'failed');
+    return { app: a.app, outcome: 'failed', message, error: message, transient, steps };
+  }
+  const outcome = outcomeOf(a.actions);
+  const message = a.actions.map((act) => `${act.type.startsWith('vhost-') ? 'vhost ' : ''}${describeAction(act)}`).join('; ');
+  log.info({ outcome, steps }, `${a.app} ${outcome}`);
+  return { app: a.app, outcome, message, steps, ...(a.warning ? { error: a.warning, transient: false } : {}) };
+}
+
+const OUTCOME_ORDER: Array<[Action['type'], Outcome]> = [
+  ['remove', 'removed'],
+  ['create', 'created'],
+  ['recreate', 'recreated'],
+  ['update-limits', 'limits-updated'],
+  ['start', 'started'],
+  ['stop', 'stopped'],
+];
+
+function outcomeOf(actions: Action[]): Outcome {
+  const primaryRemoved = actions.some((a) => a.type === 'remove' && a.container.name === a.container.app);
+  if (primaryRemoved) return 'removed';
+  for (const [type, outcome] of OUTCOME_ORDER.slice(1)) if (actions.some((a) => a.type === type)) return outcome;
+  return 'configured'; // vhost-only changes, or only leftovers pruned
+}
+
+async function runStep(a: AppPlan, act: Action, deps: ApplyDeps, vhostChanges: VhostChange[], log: Logger): Promise<void> {
+  const { engine } = deps;
+  switch (act.type) {
+    case 'create': {
+      await prepare(act.desired, deps, log);
+      const id = await engine.createContainer({ name: a.app, spec: act.desired.spec, limits: act.desired.limits, labels: labelsFor(act.desired, deps.instance) });
+      await remember(deps, act.desired);
+      if (act.desired.state === 'running') await engine.startContainer(id);
+      return;
+    }
+    case 'recreate':
+      await prepare(act.desired, deps, log);
+      await recreate(act.desired, act.container, deps);
+      await remember(deps, act.desired);
+      return;
+    case 'update-limits':
+      await engine.updateLimits(act.container.id, act.desired.limits);
+      await deps.state.update((s) => {
+        const rec = s.apps[a.app] ?? { id: act.desired.id };
+        rec.limits = { containerId: act.container.id, limits: act.desired.limits };
+        rec.generation = act.desired.generation;
+        s.apps[a.app] = rec;
+      });
+      return;
+    case 'start':
+      await engine.startContainer(act.container.id);
+      return;
+    case 'stop':
+      await engine.stopContainer(act.container.id, act.timeoutSeconds);
+      return;
+    case 'remove':
+      await engine.removeContainer(act.container.id);
+      if (act.container.name === a.app) {
+        await deps.state.update((s) => {
+          delete s.apps[a.app];
+        });
+      }
+      return;
+    case 'vhost-create':
+    case 'vhost-update': {
+      await mkdir(path.join(deps.dataRoot, a.app, 'logs'), { recursive: true });
+      vhostChanges.push({ app: a.app, previous: await deps.vhosts.read(a.app) });
+      await deps.vhosts.write(a.app, act.content);
+      return;
+    }
+    case 'vhost-remove':
+      vhostChanges.push({ app: a.app, previous: await deps.vhosts.read(a.app) });
+      await deps.vhosts.remove(a.app);
+      return;
+  }
+}
+
+/** Creates the app's data directories and makes sure its image is here. */
+async function prepare(d: DesiredApp, deps: ApplyDeps, log: Logger): Promise<void> {
+  // Relative volume sources live under <dataRoot>/<app>/; they are created, never deleted.
+  await Promise.all(d.spec.volumes.filter((v) => v.appData).map((v) => mkdir(v.source, { recursive: true })));
+  if (await deps.engine.hasImage(d.spec.image)) return;
+  log.info({ image: d.spec.image }, 'pulling image');
+  deps.onProgress?.(d.app, `pulling ${d.spec.image}`);
+  await deps.engine.pullImage(d.spec.image, (line) => {
+    log.debug({ image: d.spec.image, progress: line }, 'pull progress');
+    deps.onProgress?.(d.app, line);
+  });
+}
+
+/**
+ * Replaces the container without losing the old one until the new one runs:
+ * the old one is stopped and renamed aside, and put back if the new one fails.
+ */
+async function recreate(d: DesiredApp, old: ObservedContainer, deps: ApplyDeps): Promise<void> {
+  const { engine } = deps;
+  const wasUp = old.state === 'running' || old.state === 'restarting';
+  await engine.stopContainer(old.id, d.spec.stopTimeoutSeconds ?? old.spec?.stopTimeoutSeconds);
+  const aside = `${d.app}-hdactl-old-${old.id.slice(0, 8)}`;
+  await engine.renameContainer(old.id, aside);
+  let newId: string | undefined;
+  try {
+    newId = await engine.createContainer({ name: d.app, spec: d.spec, limits: d.limits, labels: labelsFor(d, deps.instance) });
+    if (d.state === 'running') await engine.startContainer(newId);
+  } catch (err) {
+    if (newId) await engine.removeContainer(newId).catch(() => undefined);
+    await engine.renameContainer(old.id, d.app).catch(() => undefined);
+    if (wasUp) await engine.startContainer(old.id).catch(() => undefined);
+    throw err;
+  }
+  await engine.removeContainer(old.id);
+}
+
+function labelsFor(d: DesiredApp, instance: string): Record<string, string> {
+  return {
+    [LABEL.app]: d.app,
+    [LABEL.instance]: instance,
+    [LABEL.specHash]: d.specHash,
+    [LABEL.spec]: JSON.stringify(d.spec),
+    [LABEL.limits]: JSON.stringify(d.limits),
+    [LABEL.id]: String(d.id),
+    [LABEL.generation]: d.generation,
+  };
+}
+
+async function remember(deps: ApplyDeps, d: DesiredApp): Promise<void> {
+  await deps.state.update((s) => {
+    s.apps[d.app] = { id: d.id, source: d.source.file, generation: d.generation };
+  });
+}
+
+/** Configtest once; reload once, or put every changed file back and fail those apps. */
+async function commitVhosts(changes: VhostChange[], results: AppResult[], deps: ApplyDeps): Promise<void> {
+  if (!deps.web.enabled) {
+    deps.log.info({ files: changes.length }, 'vhost files written; no reload (--apachectl none)');
+    return;
+  }
+  const test = await deps.web.configtest();
+  if (test.ok) {
+    try {
+      await deps.web.reload();
+      deps.log.info({ files: changes.length }, 'apache reloaded');
+    } catch (err) {
+      failApps(changes, results, (err as Error).message, true);
+    }
+    return;
+  }
+  for (const c of changes) {
+    if (c.previous === undefined) await deps.vhosts.remove(c.app);
+    else await deps.vhosts.write(c.app, c.previous);
+  }
+  deps.log.error({ output: test.output, apps: changes.map((c) => c.app) }, 'apache configtest failed; vhost changes rolled back');
+  failApps(changes, results, `apache configtest failed, so this pass's vhost changes were rolled back and Apache keeps its old config: ${test.output}`, false);
+}
+
+function failApps(changes: VhostChange[], results: AppResult[], error: string, transient: boolean): void {
+  const apps = new Set(changes.map((c) => c.app));
+  for (const r of results) {
+    if (apps.has(r.app)) Object.assign(r, { outcome: 'failed', message: error, error, transient });
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time, keeping order in the result. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,106 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { StateStore } from '../adapters/state/store.js';
+import type { Settings } from '../config/settings.js';
+import { loadTemplates } from '../desired/templates.js';
+import { formatProblem } from '../manifest/problem.js';
+import { isInSync } from '../plan/actions.js';
+import { formatPlan, planToJson } from '../plan/format.js';
+import { computePlan, loadDesired, runPass } from '../pass.js';
+import { apacheSnippet } from '../status/apache.js';
+import { collectStatus, formatStatusTable } from '../status/status.js';
+import { settingsFrom, wire } from './wiring.js';
+
+/** What a command gets from the command line. */
+export interface CommandContext {
+  flags: Record<string, string | undefined>;
+  args: string[];
+  json: boolean;
+}
+
+type Command = (ctx: CommandContext) => Promise<number>;
+
+/** One-shot commands log warnings only, unless a level is asked for. */
+function oneShotLevel(ctx: CommandContext): string {
+  return ctx.flags['log-level'] ?? process.env.HDACTL_LOG_LEVEL ?? 'warn';
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+async function validate(ctx: CommandContext): Promise<number> {
+  const dir = ctx.args[0];
+  const settings = await settingsFrom(dir ? { ...ctx.flags, manifests: dir } : ctx.flags);
+  const state = await new StateStore(settings.stateDir).read();
+  const d = await loadDesired(settings, loadTemplates(settings.templates), state, new Map());
+  for (const p of d.problems) out(formatProblem(p));
+  const apps = d.model.apps.length;
+  if (d.problems.length) {
+    err(`${d.problems.length} problem(s); ${apps} valid app(s) in ${settings.manifests}`);
+    return 1;
+  }
+  out(`${apps} app(s) valid in ${settings.manifests}`);
+  return 0;
+}
+
+async function planCmd(ctx: CommandContext): Promise<number> {
+  const settings = await settingsFrom(ctx.flags);
+  const deps = wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) });
+  const { plan, desired } = await computePlan(deps);
+  if (ctx.json) {
+    out(JSON.stringify({ ...(planToJson(plan) as object), problems: desired.problems.map((p) => ({ ...p, text: formatProblem(p) })) }, null, 2));
+  } else {
+    for (const p of desired.problems) err(formatProblem(p));
+    const lines = formatPlan(plan);
+    for (const l of lines) out(l);
+    if (isInSync(plan) && !plan.apps.some((a) => a.blocked || a.warning)) out(`in sync: ${plan.apps.length} app(s), nothing to do`);
+  }
+  if (desired.problems.length || plan.apps.some((a) => a.blocked)) return 1;
+  return isInSync(plan) ? 0 : 2;
+}
+
+async function apply(ctx: CommandContext): Promise<number> {
+  const settings = await settingsFrom(ctx.flags);
+  const deps = wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) });
+  deps.onProgress = (app, line) => err(`  ${app}: ${line}`);
+  const { results, desired } = await runPass(deps);
+  for (const p of desired.problems) err(formatProblem(p));
+  for (const r of results) out(`${r.app} ${r.outcome}${r.message && r.outcome !== 'unchanged' ? `: ${r.message}` : ''}`);
+  if (!deps.web.enabled && results.some((r) => r.steps.some((s) => s.startsWith('vhost-')))) {
+    err('vhost files written; Apache was not reloaded (--apachectl none)');
+  }
+  const frozen = new Set(desired.frozen.keys());
+  const failed = results.filter((r) => (r.outcome === 'failed' || r.outcome === 'skipped') && !frozen.has(r.app));
+  return failed.length ? 1 : 0;
+}
+
+async function status(ctx: CommandContext): Promise<number> {
+  const settings = await settingsFrom(ctx.flags);
+  const rows = await collectStatus(settings, ctx.json ? 'json' : 'text', () => wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }));
+  if (typeof rows === 'string') out(rows);
+  else if (ctx.json) out(JSON.stringify(rows, null, 2));
+  else out(formatStatusTable(rows));
+  return 0;
+}
+
+async function apacheConfig(ctx: CommandContext): Promise<number> {
+  const settings: Settings = await settingsFrom(ctx.flags);
+  out(apacheSnippet(settings.vhostDir));
+  return 0;
+}
+
+async function version(): Promise<number> {
+  const pkg = JSON.parse(await readFile(path.join(new URL('../..', import.meta.url).pathname, 'package.json'), 'utf8')) as { version: string };
+  out(`hdactl ${pkg.version}`);
+  return 0;
+}
+
+/** The commands by name. */
+export const commands: Record<string, Command> = {
+  validate,
+  plan: planCmd,
+  apply,
+  status,
+  'apache-config': apacheConfig,
+  version,
+};

@@ -1,0 +1,133 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { compileSchema, loadSchema } from '../manifest/validate.js';
+import type { HdactlConfig } from '../manifest/types.generated.js';
+import { parseDuration } from '../desired/units.js';
+
+/** hdactl's resolved settings. Paths are absolute. */
+export interface Settings {
+  manifests: string;
+  dataRoot: string;
+  stateDir: string;
+  domain: string;
+  portBase: number;
+  instance: string;
+  concurrency: number;
+  vhostDir: string;
+  apachectl: string;
+  vhostPort: number;
+  templates?: string;
+  listen: string;
+  resyncMs: number;
+  logLevel: string;
+  volumeAllow: string[];
+  /** The hdactl.yaml that was read, if any. */
+  configFile?: string;
+}
+
+/** Flag names as typed on the command line, and the settings they set. */
+export const SETTING_FLAGS = {
+  manifests: 'manifests',
+  'data-root': 'dataRoot',
+  'state-dir': 'stateDir',
+  domain: 'domain',
+  'port-base': 'portBase',
+  instance: 'instance',
+  concurrency: 'concurrency',
+  'vhost-dir': 'vhostDir',
+  apachectl: 'apachectl',
+  'vhost-port': 'vhostPort',
+  templates: 'templates',
+  listen: 'listen',
+  resync: 'resync',
+  'log-level': 'logLevel',
+} as const;
+
+type Key = (typeof SETTING_FLAGS)[keyof typeof SETTING_FLAGS];
+
+const DEFAULTS = {
+  manifests: './manifests',
+  dataRoot: './.hdactl/data',
+  stateDir: './.hdactl',
+  domain: 'hda.local',
+  portBase: '35000',
+  instance: 'default',
+  concurrency: '4',
+  vhostDir: './.hdactl/vhosts',
+  vhostPort: '80',
+  listen: '127.0.0.1:9469',
+  resync: '60s',
+  logLevel: 'info',
+} satisfies Partial<Record<Key, string>>;
+
+const validateConfig = compileSchema<HdactlConfig>(loadSchema('config.schema.json'));
+
+/**
+ * Resolves settings: a flag beats an HDACTL_* environment variable, which
+ * beats hdactl.yaml in the working directory (or --config FILE), which beats
+ * the defaults. Throws an Error with a message that says what to fix.
+ */
+export function resolveSettings(flags: Partial<Record<string, string>>, env: NodeJS.ProcessEnv, cwd: string, defaultApachectl: string): Settings {
+  const configFile = flags.config ? path.resolve(cwd, flags.config) : path.join(cwd, 'hdactl.yaml');
+  const file = readConfig(configFile, Boolean(flags.config));
+  const get = (flag: keyof typeof SETTING_FLAGS): string | undefined => {
+    const key = SETTING_FLAGS[flag];
+    const envName = `HDACTL_${flag.toUpperCase().replace(/-/g, '_')}`;
+    const fromFile = file?.[key as keyof HdactlConfig];
+    return flags[flag] ?? env[envName] ?? (fromFile === undefined ? undefined : String(fromFile)) ?? (DEFAULTS as Record<string, string>)[key];
+  };
+  const abs = (p: string) => path.resolve(cwd, p);
+  const int = (flag: keyof typeof SETTING_FLAGS, min: number, max: number): number => {
+    const v = get(flag)!;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} ${v} is not a whole number from ${min} to ${max}`);
+    return n;
+  };
+  const templates = get('templates');
+  const resync = get('resync')!;
+  let resyncMs: number;
+  try {
+    resyncMs = parseDuration(resync);
+  } catch (err) {
+    throw new Error(`--resync: ${(err as Error).message}`);
+  }
+  return {
+    manifests: abs(get('manifests')!),
+    dataRoot: abs(get('data-root')!),
+    stateDir: abs(get('state-dir')!),
+    domain: get('domain')!,
+    portBase: int('port-base', 1, 65000),
+    instance: get('instance')!,
+    concurrency: int('concurrency', 1, 64),
+    vhostDir: abs(get('vhost-dir')!),
+    apachectl: get('apachectl') ?? defaultApachectl,
+    vhostPort: int('vhost-port', 1, 65535),
+    ...(templates ? { templates: abs(templates) } : {}),
+    listen: get('listen')!,
+    resyncMs,
+    logLevel: get('log-level')!,
+    volumeAllow: file?.volumePolicy?.allow ?? [],
+    ...(file ? { configFile } : {}),
+  };
+}
+
+function readConfig(file: string, required: boolean): HdactlConfig | undefined {
+  if (!existsSync(file)) {
+    if (required) throw new Error(`config file ${file} does not exist: check the --config path`);
+    return undefined;
+  }
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    throw new Error(`${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1}: YAML syntax: ${e.message.split('\n')[0]}`);
+  }
+  const value = (doc.toJS() ?? {}) as unknown;
+  if (!validateConfig(value)) {
+    const e = validateConfig.errors![0]!;
+    const where = e.instancePath || '/';
+    const extra = e.keyword === 'additionalProperties' ? ` "${String(e.params.additionalProperty)}"` : '';
+    throw new Error(`${file}: ${where}: ${e.message}${extra}: see schemas/config.schema.json`);
+  }
+  return value;
+}

@@ -1,0 +1,134 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { isMap, isScalar, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import type { Position, Problem } from './problem.js';
+
+/** One YAML document from a manifest file, with the means to locate its nodes. */
+export interface ManifestDoc {
+  file: string;
+  /** 0-based index of the document in its file. */
+  index: number;
+  /** The plain JS value of the document. */
+  value: unknown;
+  /** The app name when the document names one as a string, even if it is otherwise invalid. */
+  appName?: string;
+  /** Content hash of this document's text: the manifest generation. */
+  generation: string;
+  /** Position of the node at a path (`['ports', 0]`), or of its key when `key` is set. */
+  locate(pathSegments: (string | number)[], key?: boolean): Position;
+}
+
+/** The result of reading a manifests directory. */
+export interface LoadedManifests {
+  docs: ManifestDoc[];
+  /** Problems that made a whole file or document unreadable. */
+  problems: Problem[];
+  /** Files that could not be read or parsed in full: their apps must be left alone. */
+  brokenFiles: Set<string>;
+}
+
+const LEFTOVER = [/^\./, /~$/, /\.swp$/, /\.swx$/, /^#.*#$/];
+
+/** True for files hdactl reads: `*.yaml`/`*.yml`, not dotfiles or editor leftovers. */
+export function isManifestFile(name: string): boolean {
+  if (LEFTOVER.some((re) => re.test(name))) return false;
+  return name.endsWith('.yaml') || name.endsWith('.yml');
+}
+
+/**
+ * Reads every manifest file directly in `dir`. A missing or unreadable
+ * directory is an error (thrown), never "no apps": that would remove them all.
+ */
+export async function loadManifestDir(dir: string): Promise<LoadedManifests> {
+  let names: string[];
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    names = entries.filter((e) => e.isFile() && isManifestFile(e.name)).map((e) => e.name).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new Error(`cannot read the manifests directory ${dir} (${code}): create it or pass --manifests DIR`);
+  }
+  const out: LoadedManifests = { docs: [], problems: [], brokenFiles: new Set() };
+  const texts = await Promise.all(names.map(async (name) => {
+    const file = path.join(dir, name);
+    try {
+      return { file, text: await readFile(file, 'utf8') };
+    } catch (err) {
+      return { file, err: err as NodeJS.ErrnoException };
+    }
+  }));
+  for (const t of texts) {
+    if ('err' in t && t.err) {
+      // A file removed between readdir and read is simply gone; anything else breaks the file.
+      if (t.err.code === 'ENOENT') continue;
+      out.brokenFiles.add(t.file);
+      out.problems.push({ file: t.file, line: 1, col: 1, message: `cannot read file (${t.err.code}): check its permissions` });
+      continue;
+    }
+    const parsed = parseManifestText(t.file, t.text ?? '');
+    out.docs.push(...parsed.docs);
+    out.problems.push(...parsed.problems);
+    if (parsed.broken) out.brokenFiles.add(t.file);
+  }
+  return out;
+}
+
+/** Parses one file's text into its documents; YAML syntax errors make the file broken. */
+export function parseManifestText(file: string, text: string): { docs: ManifestDoc[]; problems: Problem[]; broken: boolean } {
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const problems: Problem[] = [];
+  const docs: ManifestDoc[] = [];
+  const list = Array.isArray(documents) ? documents : [];
+  const posOf = (offset: number): Position => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file, line, col };
+  };
+  let broken = !Array.isArray(documents);
+  list.forEach((doc, index) => {
+    if (doc.errors.length > 0) {
+      broken = true;
+      for (const e of doc.errors) {
+        const p = posOf(e.pos[0]);
+        problems.push({ ...p, message: `YAML syntax: ${firstLine(e.message)}: fix the YAML at this line` });
+      }
+      return;
+    }
+    if (doc.contents === null) return; // an empty document (`---` at the end) holds no app
+    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    const appNode = isMap(doc.contents) ? doc.contents.get('app', true) : undefined;
+    const appName = isScalar(appNode) && typeof appNode.value === 'string' ? appNode.value : undefined;
+    const range = doc.contents.range;
+    const generation = createHash('sha256').update(text.slice(range[0], range[2])).digest('hex').slice(0, 12);
+    docs.push({ file, index, value, appName, generation, locate: (p, key) => locate(doc, p, key, posOf) });
+  });
+  return { docs, problems, broken };
+}
+
+function locate(doc: Document, segments: (string | number)[], key: boolean | undefined, posOf: (o: number) => Position): Position {
+  // Walk down as far as the path exists, so a missing field points at its parent.
+  let node: YamlNode | null | undefined = doc.contents as YamlNode;
+  let keyNode: YamlNode | undefined;
+  for (const seg of segments) {
+    if (!node || !('get' in node)) break;
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(seg));
+      if (!pair) break;
+      keyNode = pair.key as YamlNode;
+      node = pair.value as YamlNode | null;
+    } else {
+      const next = (node as { get(k: unknown, keep: true): unknown }).get(seg, true) as YamlNode | undefined;
+      if (!next) break;
+      keyNode = undefined;
+      node = next;
+    }
+  }
+  const target = key && keyNode ? keyNode : node ?? keyNode;
+  const offset = target?.range?.[0] ?? 0;
+  return posOf(offset);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}

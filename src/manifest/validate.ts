@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import _Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
+import _addFormats from 'ajv-formats';
+import type { ManifestDoc } from './load.js';
+import type { Problem } from './problem.js';
+import type { AppManifest } from './types.generated.js';
+
+// ajv and ajv-formats are CommonJS; under NodeNext their default export is the module object.
+const Ajv2020 = _Ajv2020 as unknown as typeof _Ajv2020.default;
+const addFormats = _addFormats as unknown as typeof _addFormats.default;
+
+/** Reads a schema shipped in the package's schemas/ directory. */
+export function loadSchema(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`../../schemas/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+}
+
+const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+addFormats(ajv);
+const appSchema = loadSchema('app.schema.json');
+const validateApp = ajv.compile<AppManifest>(appSchema);
+
+/** Compiles another schema with the same settings (used for hdactl.yaml). */
+export function compileSchema<T>(schema: Record<string, unknown>) {
+  return ajv.compile<T>(schema);
+}
+
+/** A manifest document that passed the schema, typed. */
+export interface ValidDoc {
+  doc: ManifestDoc;
+  manifest: AppManifest;
+}
+
+/** Checks one document against the app schema; problems carry positions and a hint. */
+export function checkSchema(doc: ManifestDoc): { valid?: ValidDoc; problems: Problem[] } {
+  if (validateApp(doc.value)) return { valid: { doc, manifest: doc.value }, problems: [] };
+  const problems = toProblems(doc, validateApp.errors ?? [], appSchema);
+  return { problems };
+}
+
+/** Turns ajv errors into problems that say what to do, dropping the noise of anyOf branches. */
+export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Record<string, unknown>): Problem[] {
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  const seen = new Set<string>();
+  const problems: Problem[] = [];
+  for (const e of errors) {
+    if (e.keyword !== 'anyOf' && [...anyOfPaths].some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`))) continue;
+    const segments = e.instancePath.split('/').slice(1).map(unescapePointer).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    const field = segments.length ? segments.join('.') : 'manifest';
+    let message: string;
+    let at = segments;
+    let key = false;
+    switch (e.keyword) {
+      case 'required':
+        message = `missing required field "${String(e.params.missingProperty)}": add it`;
+        break;
+      case 'additionalProperties': {
+        const extra = String(e.params.additionalProperty);
+        const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+        const guess = didYouMean(extra, allowed);
+        message = guess
+          ? `unknown field "${extra}": did you mean "${guess}"?`
+          : `unknown field "${extra}": allowed fields are ${allowed.join(', ')}`;
+        at = [...segments, extra];
+        key = true;
+        break;
+      }
+      case 'type':
+        message = `${field} must be ${String(e.params.type).replace(',', ' or ')}, not ${describe(e.data)}`;
+        break;
+      case 'enum':
+        message = `${field} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}, not ${describe(e.data)}`;
+        break;
+      case 'anyOf':
+        message = `${field} ${describe(e.data)} is not valid: ${hint(e, schema)}`;
+        break;
+      default:
+        message = `${field} ${describe(e.data)} is not valid (${e.message ?? e.keyword}): ${hint(e, schema)}`;
+    }
+    const dedupe = `${at.join('.')}|${message}`;
+    if (seen.has(dedupe)) continue;
+    seen.add(dedupe);
+    problems.push({ ...doc.locate(at, key), app: doc.appName, message });
+  }
+  return problems;
+}
+
+function hint(e: ErrorObject, schema: Record<string, unknown>): string {
+  const parent = e.parentSchema as { description?: string; items?: unknown } | undefined;
+  if (parent?.description) return lowerFirst(parent.description);
+  // anyOf under items: the description sits on the array that holds it.
+  const top = e.instancePath.split('/')[1];
+  const props = schema.properties as Record<string, { description?: string }> | undefined;
+  return lowerFirst(props?.[top ?? '']?.description ?? 'see schemas/app.schema.json');
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+function unescapePointer(s: string): string {
+  return s.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+/** The closest candidate within a small edit distance, for "did you mean" hints. */
+export function didYouMean(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** Damerau-Levenshtein (optimal string alignment): a swap like imgae/image costs 1. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}

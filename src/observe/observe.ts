@@ -1,0 +1,18 @@
+import type { Engine } from '../adapters/docker/engine.js';
+import type { State } from '../adapters/state/store.js';
+import type { VhostStore } from '../adapters/vhost/store.js';
+import type { Observed } from './types.js';
+
+/**
+ * Reads the world in one list call and one directory read: this instance's
+ * containers (by label alone), other containers' names, and the vhost files.
+ * Limits applied live come from the state file, since labels cannot change.
+ */
+export async function observe(engine: Engine, vhosts: VhostStore, instance: string, state: State): Promise<Observed> {
+  const [{ owned, foreignNames }, files] = await Promise.all([engine.listContainers(instance), vhosts.list()]);
+  for (const c of owned) {
+    const live = state.apps[c.app]?.limits;
+    if (live && live.containerId === c.id) c.limits = live.limits;
+  }
+  return { containers: owned, foreignNames, vhosts: files.managed, foreignVhosts: files.foreign };
+}

@@ -1,0 +1,53 @@
+import type { ContainerSpec, Limits } from '../desired/model.js';
+
+/** Labels hdactl puts on every container it owns. Nothing without them is ever changed. */
+export const LABEL = {
+  app: 'org.amahi.hdactl.app',
+  instance: 'org.amahi.hdactl.instance',
+  specHash: 'org.amahi.hdactl.spec-hash',
+  spec: 'org.amahi.hdactl.spec',
+  limits: 'org.amahi.hdactl.limits',
+  id: 'org.amahi.hdactl.id',
+  generation: 'org.amahi.hdactl.generation',
+} as const;
+
+/** Container states as the Engine reports them. */
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** A container hdactl owns, as observed through one list call. */
+export interface ObservedContainer {
+  id: string;
+  name: string;
+  app: string;
+  state: ContainerState;
+  /** Human status from the Engine, e.g. "Exited (137) 3 seconds ago". */
+  status: string;
+  specHash: string;
+  /** The spec it was created from (from its label), for explaining a recreate. */
+  spec?: ContainerSpec;
+  /** The limits it runs with: its label, or the state file after a live update. */
+  limits: Limits;
+  appId?: number;
+  generation?: string;
+}
+
+/** A managed vhost file, as found in the vhost directory. */
+export interface ObservedVhost {
+  app: string;
+  file: string;
+  content: string;
+  /** False when the body no longer matches the hash in its header: edited by hand. */
+  intact: boolean;
+}
+
+/** Everything observed in one pass. */
+export interface Observed {
+  /** Containers of this hdactl instance. */
+  containers: ObservedContainer[];
+  /** Names of containers hdactl does not own: an app of that name is a conflict. */
+  foreignNames: Set<string>;
+  /** Managed vhost files by app. */
+  vhosts: Map<string, ObservedVhost>;
+  /** `<app>.conf` files without hdactl's header: never touched. */
+  foreignVhosts: Set<string>;
+}

@@ -1,0 +1,126 @@
+/**
+ * One reconcile pass, the pipeline every command and the daemon share:
+ * load manifests → validate → build the desired model → observe → plan → apply.
+ */
+import type { Logger } from 'pino';
+import type { Engine } from './adapters/docker/engine.js';
+import type { WebServerControl } from './adapters/apache/control.js';
+import type { State, StateStore } from './adapters/state/store.js';
+import type { VhostStore } from './adapters/vhost/store.js';
+import type { Settings } from './config/settings.js';
+import { applyPlan } from './apply/apply.js';
+import type { AppResult } from './apply/outcome.js';
+import { buildDesired, type DesiredModel } from './desired/model.js';
+import type { Templates } from './desired/vhost.js';
+import { loadManifestDir } from './manifest/load.js';
+import type { Problem } from './manifest/problem.js';
+import { checkSchema, type ValidDoc } from './manifest/validate.js';
+import { observe } from './observe/observe.js';
+import type { Observed } from './observe/types.js';
+import type { Plan } from './plan/actions.js';
+import { plan } from './plan/plan.js';
+
+/** Everything a pass touches. */
+export interface PassDeps {
+  settings: Settings;
+  engine: Engine;
+  vhosts: VhostStore;
+  web: WebServerControl;
+  state: StateStore;
+  templates: Templates;
+  log: Logger;
+  onProgress?: (app: string, line: string) => void;
+}
+
+/** The validated input of a pass, before anything is observed. */
+export interface DesiredInput {
+  model: DesiredModel;
+  problems: Problem[];
+  /** Apps left alone, with why. */
+  frozen: Map<string, string>;
+  /** Manifest files that could not be parsed in full. */
+  brokenFiles: Set<string>;
+}
+
+/** Loads and validates the manifests into the desired model. Problems never throw. */
+export async function loadDesired(settings: Settings, templates: Templates, state: State, observedIds: Map<string, number>): Promise<DesiredInput> {
+  const loaded = await loadManifestDir(settings.manifests);
+  const problems = [...loaded.problems];
+  const valid: ValidDoc[] = [];
+  const frozen = new Map<string, string>();
+  for (const doc of loaded.docs) {
+    const r = checkSchema(doc);
+    if (r.valid) valid.push(r.valid);
+    problems.push(...r.problems);
+    if (r.problems.length > 0 && !doc.appName) loaded.brokenFiles.add(doc.file);
+  }
+  const knownIds = new Map(observedIds);
+  for (const [app, rec] of Object.entries(state.apps)) knownIds.set(app, rec.id);
+  const model = buildDesired(valid, {
+    domain: settings.domain,
+    portBase: settings.portBase,
+    dataRoot: settings.dataRoot,
+    policy: { allow: settings.volumeAllow },
+    vhostPort: settings.vhostPort,
+    templates,
+    knownIds,
+  });
+  problems.push(...model.problems);
+  for (const p of problems) {
+    if (p.app && !frozen.has(p.app)) frozen.set(p.app, `its manifest is invalid, so it is left as it runs: ${p.file}:${p.line}:${p.col}: ${p.message}`);
+  }
+  // An app in a schema-invalid document is frozen even when buildDesired never saw it.
+  for (const app of model.frozen) if (!frozen.has(app)) frozen.set(app, 'its manifest is invalid, so it is left as it runs');
+  return { model, problems, frozen, brokenFiles: loaded.brokenFiles };
+}
+
+/** The plan of a pass, with what it was computed from. */
+export interface PassPlan {
+  plan: Plan;
+  desired: DesiredInput;
+  observed: Observed;
+}
+
+/** Computes the plan: reads manifests, state and the world. No change is made. */
+export async function computePlan(deps: PassDeps): Promise<PassPlan> {
+  const { settings } = deps;
+  const state = await deps.state.read();
+  const observed = await observe(deps.engine, deps.vhosts, settings.instance, state);
+  const observedIds = new Map<string, number>();
+  for (const c of observed.containers) if (c.appId !== undefined && c.name === c.app) observedIds.set(c.app, c.appId);
+  const desired = await loadDesired(settings, deps.templates, state, observedIds);
+  const frozen = new Map(desired.frozen);
+  if (desired.brokenFiles.size > 0) {
+    // With a file unreadable we cannot tell which apps it still defines: remove nothing.
+    const files = [...desired.brokenFiles].join(', ');
+    const wanted = new Set(desired.model.apps.map((a) => a.app));
+    const present = new Set([...observed.containers.map((c) => c.app), ...observed.vhosts.keys()]);
+    for (const app of present) {
+      if (!wanted.has(app) && !frozen.has(app)) frozen.set(app, `not removed while ${files} cannot be parsed: fix the file`);
+    }
+  }
+  return { plan: plan({ desired: desired.model.apps, frozen, observed }), desired, observed };
+}
+
+/** Restricts a plan to some apps (the daemon's work-queue keys). */
+export function onlyApps(p: Plan, apps: ReadonlySet<string>): Plan {
+  return { apps: p.apps.filter((a) => apps.has(a.app)) };
+}
+
+/** Computes and applies one pass. */
+export async function runPass(deps: PassDeps, only?: ReadonlySet<string>): Promise<PassPlan & { results: AppResult[] }> {
+  const computed = await computePlan(deps);
+  const todo = only ? onlyApps(computed.plan, only) : computed.plan;
+  const results = await applyPlan(todo, {
+    engine: deps.engine,
+    vhosts: deps.vhosts,
+    web: deps.web,
+    state: deps.state,
+    instance: deps.settings.instance,
+    dataRoot: deps.settings.dataRoot,
+    concurrency: deps.settings.concurrency,
+    log: deps.log,
+    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+  });
+  return { ...computed, results };
+}

@@ -1,0 +1,154 @@
+import type { ContainerSpec, DesiredApp, Limits } from '../desired/model.js';
+import { formatSize } from '../desired/units.js';
+import type { Observed, ObservedContainer } from '../observe/types.js';
+import type { Action, AppPlan, Change, Plan } from './actions.js';
+
+/** What the planner compares. */
+export interface PlanInput {
+  desired: DesiredApp[];
+  /** Apps whose manifest is invalid or unreadable, with why: left exactly as they run. */
+  frozen: Map<string, string>;
+  observed: Observed;
+}
+
+/**
+ * Compares what is wanted with what is observed and returns the steps that
+ * close the gap, each with its reason. Pure: no I/O, no clock.
+ */
+export function plan(input: PlanInput): Plan {
+  const { observed } = input;
+  const desiredByApp = new Map(input.desired.map((d) => [d.app, d]));
+  const containersByApp = new Map<string, ObservedContainer[]>();
+  for (const c of observed.containers) containersByApp.set(c.app, [...(containersByApp.get(c.app) ?? []), c]);
+  const names = new Set([...desiredByApp.keys(), ...containersByApp.keys(), ...observed.vhosts.keys(), ...input.frozen.keys()]);
+
+  const apps: AppPlan[] = [];
+  for (const app of [...names].sort()) {
+    const frozenWhy = input.frozen.get(app);
+    if (frozenWhy !== undefined) {
+      apps.push({ app, actions: [], blocked: frozenWhy });
+      continue;
+    }
+    apps.push(planApp(app, desiredByApp.get(app), containersByApp.get(app) ?? [], observed));
+  }
+  return { apps };
+}
+
+function planApp(app: string, desired: DesiredApp | undefined, containers: ObservedContainer[], observed: Observed): AppPlan {
+  const primary = containers.find((c) => c.name === app);
+  // Containers of this app under another name are leftovers of an interrupted recreate.
+  const leftovers = containers.filter((c) => c !== primary);
+  const prune: Action[] = leftovers.map((c) => ({ type: 'remove', container: c, reason: `leftover container ${c.name} from an interrupted recreate` }));
+  const vhost = observed.vhosts.get(app);
+
+  if (!desired) {
+    const actions: Action[] = [];
+    if (vhost) actions.push({ type: 'vhost-remove', reason: 'manifest deleted' });
+    if (primary) actions.push({ type: 'remove', container: primary, reason: 'manifest deleted' });
+    return { app, actions: [...actions, ...prune] };
+  }
+
+  if (!primary && observed.foreignNames.has(app)) {
+    return {
+      app,
+      desired,
+      actions: [],
+      blocked: `a container named ${app} exists that hdactl does not own: remove or rename it (docker rename ${app} ${app}-old), or rename the app`,
+    };
+  }
+
+  const actions: Action[] = [];
+  if (!primary) {
+    actions.push({ type: 'create', desired, reason: desired.state === 'stopped' ? 'new app (state: stopped)' : 'new app' });
+  } else if (primary.specHash !== desired.specHash || liftsLimit(primary.limits, desired.limits)) {
+    actions.push({ type: 'recreate', desired, container: primary, changes: [...specChanges(primary, desired.spec), ...liftedLimits(primary.limits, desired.limits)] });
+  } else {
+    const limitChanges = diffLimits(primary.limits, desired.limits);
+    if (limitChanges.length) actions.push({ type: 'update-limits', desired, container: primary, changes: limitChanges });
+    const isUp = primary.state === 'running' || primary.state === 'restarting';
+    if (desired.state === 'running' && !isUp) {
+      actions.push({ type: 'start', container: primary, reason: `container ${primary.status.toLowerCase() || primary.state}` });
+    }
+    if (desired.state === 'stopped' && isUp) {
+      actions.push({ type: 'stop', container: primary, timeoutSeconds: desired.spec.stopTimeoutSeconds, reason: 'state: stopped' });
+    }
+  }
+  actions.push(...prune);
+
+  let warning: string | undefined;
+  if (desired.vhost !== undefined) {
+    if (observed.foreignVhosts.has(app)) {
+      warning = `vhost file ${app}.conf exists without hdactl's header, so hdactl leaves it alone: delete or rename it to let hdactl manage the vhost`;
+    } else if (!vhost) {
+      const existed = primary && primary.specHash === desired.specHash && primary.state === 'running';
+      actions.push({ type: 'vhost-create', content: desired.vhost, reason: existed ? 'drifted (deleted outside hdactl)' : `${desired.fqdn} → 127.0.0.1:${desired.web!.hostPort}` });
+    } else if (!vhost.intact) {
+      actions.push({ type: 'vhost-update', content: desired.vhost, reason: 'drifted (edited outside hdactl)' });
+    } else if (vhost.content !== desired.vhost) {
+      actions.push({ type: 'vhost-update', content: desired.vhost, reason: describeVhostChange(vhost.content, desired.vhost) });
+    }
+  } else if (vhost) {
+    actions.push({ type: 'vhost-remove', reason: 'app has no web port any more' });
+  }
+  return { app, desired, actions, ...(warning ? { warning } : {}) };
+}
+
+/** Explains a recreate field by field, from the spec recorded on the container. */
+export function specChanges(container: ObservedContainer, next: ContainerSpec): Change[] {
+  const prev = container.spec;
+  if (!prev) return [{ field: 'spec', from: container.specHash || 'unknown', to: 'current manifest' }];
+  const changes: Change[] = [];
+  const show = (v: unknown) => (v === undefined ? 'none' : typeof v === 'string' ? v : JSON.stringify(v));
+  const cmp = (field: string, a: unknown, b: unknown) => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) changes.push({ field, from: show(a), to: show(b) });
+  };
+  cmp('image', prev.image, next.image);
+  cmp('command', prev.command, next.command);
+  for (const k of [...new Set([...Object.keys(prev.env ?? {}), ...Object.keys(next.env)])].sort()) {
+    cmp(`env.${k}`, prev.env?.[k], next.env[k]);
+  }
+  const port = (p: ContainerSpec['ports'][number]) => `${p.hostIp}:${p.hostPort}:${p.containerPort}/${p.protocol}`;
+  cmp('ports', (prev.ports ?? []).map(port).join(', ') || undefined, next.ports.map(port).join(', ') || undefined);
+  const vol = (v: ContainerSpec['volumes'][number]) => `${v.source}:${v.target}${v.readOnly ? ':ro' : ''}`;
+  cmp('volumes', (prev.volumes ?? []).map(vol).join(', ') || undefined, next.volumes.map(vol).join(', ') || undefined);
+  cmp('restart', prev.restart, next.restart);
+  cmp('init', prev.init, next.init);
+  cmp('stopTimeout', prev.stopTimeoutSeconds, next.stopTimeoutSeconds);
+  return changes.length ? changes : [{ field: 'spec', from: container.specHash, to: 'current manifest' }];
+}
+
+const LIMIT_FIELDS = [
+  ['memory', 'memoryBytes', (v: number) => formatSize(v)],
+  ['cpus', 'nanoCpus', (v: number) => String(v / 1e9)],
+  ['pids', 'pids', (v: number) => String(v)],
+] as const;
+
+/** Limit changes the Engine can apply live. */
+export function diffLimits(prev: Limits, next: Limits): Change[] {
+  const out: Change[] = [];
+  for (const [field, key, fmt] of LIMIT_FIELDS) {
+    if (prev[key] !== next[key]) {
+      out.push({ field, from: prev[key] === undefined ? 'none' : fmt(prev[key]), to: next[key] === undefined ? 'none' : fmt(next[key]) });
+    }
+  }
+  return out;
+}
+
+/** The Engine cannot lift a memory or CPU limit on a running container; only a new container drops it. */
+function liftsLimit(prev: Limits, next: Limits): boolean {
+  return (prev.memoryBytes !== undefined && next.memoryBytes === undefined) || (prev.nanoCpus !== undefined && next.nanoCpus === undefined);
+}
+
+function liftedLimits(prev: Limits, next: Limits): Change[] {
+  return diffLimits(prev, next)
+    .filter((c) => c.field !== 'pids' && c.to === 'none')
+    .map((c) => ({ ...c, to: 'none (the Engine cannot lift it live)' }));
+}
+
+function describeVhostChange(prev: string, next: string): string {
+  const port = (s: string) => /ProxyPass \/ http:\/\/[^:]+:(\d+)\//.exec(s)?.[1];
+  const name = (s: string) => /ServerName (\S+)/.exec(s)?.[1];
+  if (port(prev) !== port(next)) return `port ${port(prev) ?? '?'} → ${port(next) ?? '?'}`;
+  if (name(prev) !== name(next)) return `server name ${name(prev) ?? '?'} → ${name(next) ?? '?'}`;
+  return 'template or aliases changed';
+}

@@ -1,0 +1,86 @@
+import type { Settings } from '../config/settings.js';
+import type { DesiredApp } from '../desired/model.js';
+import { computePlan, type PassDeps } from '../pass.js';
+
+/** One app's line in `hdactl status`. */
+export interface StatusRow {
+  app: string;
+  /** The container's state, `missing` when there is none, `invalid` for a frozen manifest. */
+  state: string;
+  image: string;
+  url: string;
+  hostPort: string;
+  /** `in sync`, `drifted`, `missing`, `conflict`, or `-` for headless apps. */
+  vhost: string;
+  /** Whether a plan would change anything for this app. */
+  inSync: boolean;
+  error: string;
+}
+
+/** The URL of a web app as a person types it. */
+export function appUrl(d: DesiredApp, vhostPort: number): string {
+  return `http://${d.fqdn}${vhostPort === 80 ? '' : `:${vhostPort}`}/`;
+}
+
+/**
+ * Status rows: from the running daemon when one answers on --listen (it knows
+ * the last errors), else computed from the Engine and the files.
+ */
+export async function collectStatus(settings: Settings, format: 'text' | 'json', wire: () => PassDeps): Promise<StatusRow[] | string> {
+  const fromDaemon = await askDaemon(settings.listen, '/status');
+  if (fromDaemon) {
+    const body = fromDaemon as { apps?: StatusRow[] };
+    if (format === 'json') return JSON.stringify(body, null, 2);
+    if (Array.isArray(body.apps)) return body.apps;
+  }
+  return computeStatus(wire());
+}
+
+/** Computes status rows from one observation. */
+export async function computeStatus(deps: PassDeps): Promise<StatusRow[]> {
+  const { plan, observed, desired } = await computePlan(deps);
+  return plan.apps.map((a) => {
+    const c = observed.containers.find((x) => x.app === a.app && x.name === a.app);
+    const d = a.desired;
+    const vhostActs = a.actions.filter((x) => x.type.startsWith('vhost-'));
+    let vhost = '-';
+    if (d?.vhost !== undefined) {
+      if (observed.foreignVhosts.has(a.app)) vhost = 'conflict';
+      else if (!observed.vhosts.has(a.app)) vhost = 'missing';
+      else vhost = vhostActs.length ? 'drifted' : 'in sync';
+    }
+    const problem = desired.problems.find((p) => p.app === a.app);
+    return {
+      app: a.app,
+      state: c ? c.state : a.blocked && !d ? 'invalid' : 'missing',
+      image: d?.spec.image ?? c?.spec?.image ?? '',
+      url: d?.web ? appUrl(d, deps.settings.vhostPort) : '',
+      hostPort: d?.web ? String(d.web.hostPort) : '',
+      vhost,
+      inSync: a.actions.length === 0 && !a.blocked,
+      error: a.blocked ?? a.warning ?? (problem ? problem.message : ''),
+    };
+  });
+}
+
+/** Formats rows as an aligned table. */
+export function formatStatusTable(rows: StatusRow[]): string {
+  const head = ['APP', 'STATE', 'IMAGE', 'URL', 'HOST PORT', 'VHOST', 'SYNC', 'LAST ERROR'];
+  const body = rows.map((r) => [r.app, r.state, r.image, r.url || '-', r.hostPort || '-', r.vhost, r.inSync ? 'yes' : 'no', r.error || '-']);
+  if (!body.length) return 'no apps';
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [line(head), ...body.map(line)].join('\n');
+}
+
+/** GETs a path from the daemon's status server; undefined when none answers. */
+export async function askDaemon(listen: string, pathname: string): Promise<unknown> {
+  if (listen === 'none') return undefined;
+  try {
+    const res = await fetch(`http://${listen}${pathname}`, { signal: AbortSignal.timeout(1500) });
+    if (!res.ok) return undefined;
+    return await res.json();
+  } catch {
+    return undefined;
+  }
+}
