@@ -9,6 +9,7 @@ import type { State, StateStore } from './adapters/state/store.js';
 import type { VhostStore } from './adapters/vhost/store.js';
 import type { Settings } from './config/settings.js';
 import { applyPlan } from './apply/apply.js';
+import type { VhostCommitter } from './apply/vhosts.js';
 import type { AppResult } from './apply/outcome.js';
 import { buildDesired, type DesiredModel } from './desired/model.js';
 import type { Templates } from './desired/vhost.js';
@@ -30,6 +31,13 @@ export interface PassDeps {
   templates: Templates;
   log: Logger;
   onProgress?: (app: string, line: string) => void;
+  /** How vhost changes go live; default: one configtest and reload per pass. */
+  committer?: VhostCommitter;
+  /**
+   * Runs plan-and-reserve exclusively when passes overlap (the daemon), so two
+   * passes never give the same id to two new apps.
+   */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** The validated input of a pass, before anything is observed. */
@@ -79,6 +87,7 @@ export interface PassPlan {
   plan: Plan;
   desired: DesiredInput;
   observed: Observed;
+  state: State;
 }
 
 /** Computes the plan: reads manifests, state and the world. No change is made. */
@@ -99,7 +108,7 @@ export async function computePlan(deps: PassDeps): Promise<PassPlan> {
       if (!wanted.has(app) && !frozen.has(app)) frozen.set(app, `not removed while ${files} cannot be parsed: fix the file`);
     }
   }
-  return { plan: plan({ desired: desired.model.apps, frozen, observed }), desired, observed };
+  return { plan: plan({ desired: desired.model.apps, frozen, observed }), desired, observed, state };
 }
 
 /** Restricts a plan to some apps (the daemon's work-queue keys). */
@@ -109,7 +118,16 @@ export function onlyApps(p: Plan, apps: ReadonlySet<string>): Plan {
 
 /** Computes and applies one pass. */
 export async function runPass(deps: PassDeps, only?: ReadonlySet<string>): Promise<PassPlan & { results: AppResult[] }> {
-  const computed = await computePlan(deps);
+  const planAndReserve = async () => {
+    const c = await computePlan(deps);
+    // Ids are the apps' for life: record new ones before anything runs on their ports.
+    const fresh = c.desired.model.apps.filter((a) => !c.state.apps[a.app]);
+    if (fresh.length) await deps.state.update((s) => {
+      for (const a of fresh) s.apps[a.app] ??= { id: a.id };
+    });
+    return c;
+  };
+  const computed = deps.exclusive ? await deps.exclusive(planAndReserve) : await planAndReserve();
   const todo = only ? onlyApps(computed.plan, only) : computed.plan;
   const results = await applyPlan(todo, {
     engine: deps.engine,
@@ -121,6 +139,7 @@ export async function runPass(deps: PassDeps, only?: ReadonlySet<string>): Promi
     concurrency: deps.settings.concurrency,
     log: deps.log,
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+    ...(deps.committer ? { committer: deps.committer } : {}),
   });
   return { ...computed, results };
 }

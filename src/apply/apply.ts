@@ -11,6 +11,7 @@ import { LABEL, type ObservedContainer } from '../observe/types.js';
 import type { Action, AppPlan, Plan } from '../plan/actions.js';
 import { describeAction, formatAction } from '../plan/format.js';
 import type { AppResult, Outcome } from './outcome.js';
+import { ImmediateCommitter, type VhostChange, type VhostCommitter } from './vhosts.js';
 
 /** What applying needs from the world. */
 export interface ApplyDeps {
@@ -24,12 +25,8 @@ export interface ApplyDeps {
   log: Logger;
   /** Pull progress, for a person watching `hdactl apply`. */
   onProgress?: (app: string, line: string) => void;
-}
-
-/** Vhost files changed in one pass, with what to put back if the configtest fails. */
-interface VhostChange {
-  app: string;
-  previous: string | undefined;
+  /** How vhost changes go live; default: configtest and reload at the end of this pass. */
+  committer?: VhostCommitter;
 }
 
 /**
@@ -41,7 +38,12 @@ interface VhostChange {
 export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> {
   const vhostChanges: VhostChange[] = [];
   const results = await mapLimit(p.apps, deps.concurrency, (a) => applyApp(a, deps, vhostChanges));
-  if (vhostChanges.length > 0) await commitVhosts(vhostChanges, results, deps);
+  const committer = deps.committer ?? new ImmediateCommitter(deps.web, deps.vhosts, deps.log);
+  const failed = await committer.commit(vhostChanges);
+  for (const r of results) {
+    const f = failed.get(r.app);
+    if (f) Object.assign(r, { outcome: 'failed', message: f.error, error: f.error, transient: f.transient });
+  }
   return results;
 }
 
@@ -193,37 +195,6 @@ async function remember(deps: ApplyDeps, d: DesiredApp): Promise<void> {
   await deps.state.update((s) => {
     s.apps[d.app] = { id: d.id, source: d.source.file, generation: d.generation };
   });
-}
-
-/** Configtest once; reload once, or put every changed file back and fail those apps. */
-async function commitVhosts(changes: VhostChange[], results: AppResult[], deps: ApplyDeps): Promise<void> {
-  if (!deps.web.enabled) {
-    deps.log.info({ files: changes.length }, 'vhost files written; no reload (--apachectl none)');
-    return;
-  }
-  const test = await deps.web.configtest();
-  if (test.ok) {
-    try {
-      await deps.web.reload();
-      deps.log.info({ files: changes.length }, 'apache reloaded');
-    } catch (err) {
-      failApps(changes, results, (err as Error).message, true);
-    }
-    return;
-  }
-  for (const c of changes) {
-    if (c.previous === undefined) await deps.vhosts.remove(c.app);
-    else await deps.vhosts.write(c.app, c.previous);
-  }
-  deps.log.error({ output: test.output, apps: changes.map((c) => c.app) }, 'apache configtest failed; vhost changes rolled back');
-  failApps(changes, results, `apache configtest failed, so this pass's vhost changes were rolled back and Apache keeps its old config: ${test.output}`, false);
-}
-
-function failApps(changes: VhostChange[], results: AppResult[], error: string, transient: boolean): void {
-  const apps = new Set(changes.map((c) => c.app));
-  for (const r of results) {
-    if (apps.has(r.app)) Object.assign(r, { outcome: 'failed', message: error, error, transient });
-  }
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time, keeping order in the result. */
