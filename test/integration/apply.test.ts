@@ -1,0 +1,211 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { TEST_IMAGE } from '../support/global-setup.js';
+import { inspect, isGone, pageWith } from '../support/engine.js';
+import { createWorld, docker, type World } from '../support/world.js';
+
+/** A web app manifest of the test image, showing `message`. */
+function webApp(app: string, message: string, extra = ''): string {
+  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n${extra}`;
+}
+
+describe('hdactl apply', () => {
+  let w: World | undefined;
+  afterEach(async () => {
+    await w?.cleanup();
+    w = undefined;
+  });
+
+  it('creates the container the manifest describes, and a second apply changes nothing', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}full`;
+    const extraPort = w.portBase + 60;
+    await w.writeManifest('full.yaml', [
+      `app: ${app}`,
+      'kind: container-custom',
+      `image: ${TEST_IMAGE}`,
+      `hostname: ${w.prefix}site`,
+      'web: 80',
+      'ports:',
+      `  - "127.0.0.1:${extraPort}:80"`,
+      'volumes:',
+      '  - ./config:/config',
+      '  - ./media/music:/music:ro',
+      'env:',
+      '  MESSAGE: "id=${APP_IDENTIFIER} host=${APP_HOSTNAME} port=${HOST_PORT}"',
+      'limits: { memory: 64m, cpus: 0.5, pids: 64 }',
+      'restart: on-failure',
+      '',
+    ].join('\n'));
+
+    const first = await w.hdactl(['apply']);
+    expect(first.stdout).toMatch(new RegExp(`^${app} created: `));
+    expect(first.code).toBe(0);
+
+    const c = await inspect(app);
+    const webPort = w.portBase + 1;
+    expect(c.Name).toBe(`/${app}`);
+    expect(c.Config.Labels['org.amahi.hdactl.app']).toBe(app);
+    expect(c.Config.Labels['org.amahi.hdactl.instance']).toBe(w.instance);
+    expect(c.Config.Labels['org.amahi.hdactl.spec-hash']).toMatch(/^[0-9a-f]{16}$/);
+    expect(c.HostConfig.RestartPolicy?.Name).toBe('on-failure');
+    expect(c.HostConfig.Memory).toBe(64 * 1024 * 1024);
+    expect(c.HostConfig.NanoCpus).toBe(500_000_000);
+    expect(c.HostConfig.PidsLimit).toBe(64);
+    expect(c.HostConfig.PortBindings).toEqual({
+      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(webPort) }, { HostIp: '127.0.0.1', HostPort: String(extraPort) }],
+    });
+    const appDir = path.join(w.dataRoot, app);
+    expect(c.HostConfig.Binds).toEqual([`${appDir}/config:/config`, `${appDir}/media/music:/music:ro`]);
+    expect(existsSync(path.join(appDir, 'config'))).toBe(true);
+    expect(existsSync(path.join(appDir, 'media/music'))).toBe(true);
+    const mounts = Object.fromEntries(c.Mounts.map((m) => [m.Destination, m]));
+    expect(mounts['/config']).toMatchObject({ Source: `${appDir}/config`, RW: true });
+    expect(mounts['/music']).toMatchObject({ Source: `${appDir}/media/music`, RW: false });
+    expect(c.Config.Env).toContain(`MESSAGE=id=${app} host=${w.prefix}site port=${webPort}`);
+    expect(c.State.Running).toBe(true);
+
+    // The page is served on the web host port and on the extra port, both on 127.0.0.1 only.
+    await pageWith(webPort, `id=${app} host=${w.prefix}site port=${webPort}`);
+    await pageWith(extraPort, `id=${app} host=${w.prefix}site port=${webPort}`);
+
+    const second = await w.hdactl(['apply']);
+    expect(second.stdout).toBe(`${app} unchanged\n`);
+    expect(second.code).toBe(0);
+    const after = await inspect(app);
+    expect(after.Id).toBe(c.Id);
+    expect(after.State.StartedAt).toBe(c.State.StartedAt);
+    expect(after.RestartCount).toBe(0);
+  });
+
+  it('an env change recreates the container on the same host port, and the page shows the new value', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}env`;
+    const other = `${w.prefix}other`;
+    await w.writeManifest('env.yaml', webApp(app, 'before'));
+    await w.writeManifest('other.yaml', webApp(other, 'bystander'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = await inspect(app);
+    const otherBefore = await inspect(other);
+    const port = Number(before.HostConfig.PortBindings['80/tcp'][0].HostPort);
+    await pageWith(port, 'before');
+
+    await w.writeManifest('env.yaml', webApp(app, 'after'));
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toContain(`${app} recreated: env.MESSAGE before → after`);
+    expect(r.stdout).toContain(`${other} unchanged`);
+    expect(r.code).toBe(0);
+
+    const after = await inspect(app);
+    expect(after.Id).not.toBe(before.Id);
+    expect(after.Config.Labels['org.amahi.hdactl.spec-hash']).not.toBe(before.Config.Labels['org.amahi.hdactl.spec-hash']);
+    expect(after.HostConfig.PortBindings['80/tcp'][0].HostPort).toBe(String(port));
+    expect(after.Config.Labels['org.amahi.hdactl.id']).toBe(before.Config.Labels['org.amahi.hdactl.id']);
+    await pageWith(port, 'after');
+    // The old container is gone, not left aside under another name.
+    expect(await isGone(before.Id)).toBe(true);
+    expect((await w.containers()).map((c) => c.Names[0]).sort()).toEqual([`/${app}`, `/${other}`].sort());
+    // The other app was not touched.
+    expect((await inspect(other)).State.StartedAt).toBe(otherBefore.State.StartedAt);
+  });
+
+  it('keeps every app\'s id and host port across runs, even when the state file is lost', async () => {
+    w = await createWorld();
+    const a = `${w.prefix}a`;
+    const b = `${w.prefix}b`;
+    await w.writeManifest('a.yaml', webApp(a, 'a'));
+    await w.writeManifest('b.yaml', webApp(b, 'b'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const portOf = async (name: string) => (await inspect(name)).HostConfig.PortBindings['80/tcp'][0].HostPort;
+    const ports = { a: await portOf(a), b: await portOf(b) };
+    expect(new Set([ports.a, ports.b])).toEqual(new Set([String(w.portBase + 1), String(w.portBase + 2)]));
+
+    // An app added later gets a new port; the others keep theirs.
+    const c = `${w.prefix}0c`;
+    await w.writeManifest('c.yaml', webApp(c, 'c'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    expect(await portOf(c)).toBe(String(w.portBase + 3));
+    // Without the state file the ids come back from the containers' labels.
+    await rm(w.stateDir, { recursive: true, force: true });
+    await w.writeManifest('a.yaml', webApp(a, 'a2'));
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toContain(`${a} recreated`);
+    expect(r.code).toBe(0);
+    expect({ a: await portOf(a), b: await portOf(b), c: await portOf(c) }).toEqual({ ...ports, c: String(w.portBase + 3) });
+    await pageWith(Number(ports.a), 'a2');
+    const plan = await w.hdactl(['plan']);
+    expect(plan.code).toBe(0);
+  });
+
+  it('state: stopped stops the app, state: running starts it again, and a container stopped by hand is started', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}toggle`;
+    await w.writeManifest('toggle.yaml', webApp(app, 'up'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const created = await inspect(app);
+
+    await w.writeManifest('toggle.yaml', webApp(app, 'up', 'state: stopped\n'));
+    const stop = await w.hdactl(['apply']);
+    expect(stop.stdout).toBe(`${app} stopped: state: stopped\n`);
+    expect(stop.code).toBe(0);
+    const stopped = await inspect(app);
+    expect(stopped.Id).toBe(created.Id);
+    expect(stopped.State.Running).toBe(false);
+    expect((await w.hdactl(['apply'])).stdout).toBe(`${app} unchanged\n`);
+
+    await w.writeManifest('toggle.yaml', webApp(app, 'up', 'state: running\n'));
+    const start = await w.hdactl(['apply']);
+    expect(start.stdout).toMatch(new RegExp(`^${app} started: container exited`));
+    const started = await inspect(app);
+    expect(started.Id).toBe(created.Id);
+    expect(started.State.Running).toBe(true);
+    await pageWith(w.portBase + 1, 'up');
+
+    await docker.getContainer(app).stop({ t: 5 });
+    expect((await inspect(app)).State.Running).toBe(false);
+    const plan = await w.hdactl(['plan']);
+    expect(plan.stdout).toContain(`> start ${app}: container exited`);
+    expect(plan.code).toBe(2);
+    const restart = await w.hdactl(['apply']);
+    expect(restart.stdout).toMatch(new RegExp(`^${app} started`));
+    const again = await inspect(app);
+    expect(again.Id).toBe(created.Id);
+    expect(again.State.Running).toBe(true);
+    await pageWith(w.portBase + 1, 'up');
+  });
+
+  it('a new app with state: stopped is created but not started', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}cold`;
+    await w.writeManifest('cold.yaml', webApp(app, 'cold', 'state: stopped\n'));
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toMatch(new RegExp(`^${app} created: .*new app \\(state: stopped\\)`));
+    const c = await inspect(app);
+    expect(c.State.Status).toBe('created');
+    expect((await w.hdactl(['apply'])).stdout).toBe(`${app} unchanged\n`);
+  });
+
+  it('deleting a manifest removes the container and keeps the app\'s data', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}gone`;
+    const file = await w.writeManifest('gone.yaml', webApp(app, 'bye', 'volumes: ["./config:/config"]\n'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const c = await inspect(app);
+    const appDir = path.join(w.dataRoot, app);
+    await writeFile(path.join(appDir, 'config', 'settings.ini'), 'keep=me\n');
+
+    await rm(file);
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toBe(`${app} removed: vhost manifest deleted; manifest deleted\n`);
+    expect(existsSync(path.join(w.vhostDir, `${app}.conf`))).toBe(false);
+    expect(r.code).toBe(0);
+    expect(await isGone(c.Id)).toBe(true);
+    expect(await readFile(path.join(appDir, 'config', 'settings.ini'), 'utf8')).toBe('keep=me\n');
+    expect(await w.containers()).toEqual([]);
+    const plan = await w.hdactl(['plan']);
+    expect(plan.stdout).toBe('in sync: 0 app(s), nothing to do\n');
+    expect(plan.code).toBe(0);
+  });
+});
