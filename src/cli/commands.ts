@@ -8,7 +8,8 @@ import { isInSync } from '../plan/actions.js';
 import { formatPlan, planToJson } from '../plan/format.js';
 import { computePlan, loadDesired, runPass } from '../pass.js';
 import { apacheSnippet } from '../status/apache.js';
-import { collectStatus, formatStatusTable } from '../status/status.js';
+import { askDaemon, collectStatus, formatStatusTable } from '../status/status.js';
+import { runDaemon } from './run.js';
 import { settingsFrom, wire } from './wiring.js';
 
 /** What a command gets from the command line. */
@@ -89,6 +90,18 @@ async function apacheConfig(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
+async function events(ctx: CommandContext): Promise<number> {
+  const settings = await settingsFrom(ctx.flags);
+  const list = (await askDaemon(settings.listen, '/events')) as Array<{ time: string; app: string; type: string; message: string }> | undefined;
+  if (!list) {
+    err(`no hdactl run answers on ${settings.listen}: start it with hdactl run, or pass its --listen address`);
+    return 1;
+  }
+  if (ctx.json) out(JSON.stringify(list, null, 2));
+  else for (const e of list) out(`${e.time}  ${e.app}  ${e.type}: ${e.message}`);
+  return 0;
+}
+
 async function version(): Promise<number> {
   const pkg = JSON.parse(await readFile(path.join(new URL('../..', import.meta.url).pathname, 'package.json'), 'utf8')) as { version: string };
   out(`hdactl ${pkg.version}`);
@@ -102,5 +115,7 @@ export const commands: Record<string, Command> = {
   apply,
   status,
   'apache-config': apacheConfig,
+  run: runDaemon,
+  events,
   version,
 };

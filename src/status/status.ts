@@ -1,6 +1,7 @@
 import type { Settings } from '../config/settings.js';
 import type { DesiredApp } from '../desired/model.js';
 import { computePlan, type PassDeps } from '../pass.js';
+import type { AppStatus, StatusDocument } from './model.js';
 
 /** One app's line in `hdactl status`. */
 export interface StatusRow {
@@ -29,11 +30,25 @@ export function appUrl(d: DesiredApp, vhostPort: number): string {
 export async function collectStatus(settings: Settings, format: 'text' | 'json', wire: () => PassDeps): Promise<StatusRow[] | string> {
   const fromDaemon = await askDaemon(settings.listen, '/status');
   if (fromDaemon) {
-    const body = fromDaemon as { apps?: StatusRow[] };
+    const body = fromDaemon as StatusDocument;
     if (format === 'json') return JSON.stringify(body, null, 2);
-    if (Array.isArray(body.apps)) return body.apps;
+    if (Array.isArray(body.apps)) return body.apps.map(rowOf);
   }
   return computeStatus(wire());
+}
+
+function rowOf(a: AppStatus): StatusRow {
+  const isTrue = (t: string) => a.conditions.some((c) => c.type === t && c.status === 'True');
+  return {
+    app: a.app,
+    state: a.state,
+    image: a.image,
+    url: a.url,
+    hostPort: a.hostPort,
+    vhost: a.vhost,
+    inSync: !isTrue('Progressing') && !isTrue('Degraded'),
+    error: a.lastError ?? '',
+  };
 }
 
 /** Computes status rows from one observation. */

@@ -1,0 +1,90 @@
+import { readFile, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Server } from 'node:http';
+import { BatchingCommitter, ImmediateCommitter } from '../apply/vhosts.js';
+import { Controller } from '../loop/controller.js';
+import { systemClock } from '../loop/clock.js';
+import { followEngineEvents } from '../loop/events.js';
+import { acquireLock } from '../loop/lock.js';
+import { watchDirs } from '../loop/watch.js';
+import { Metrics } from '../status/metrics.js';
+import { StatusStore } from '../status/model.js';
+import { startStatusServer } from '../status/server.js';
+import type { CommandContext } from './commands.js';
+import { settingsFrom, wire } from './wiring.js';
+import { mkdir } from 'node:fs/promises';
+
+/** How long in-flight steps may take to finish on SIGINT/SIGTERM. */
+const SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/** Removes temp files a killed hdactl left behind (they never end in .conf or .json). */
+async function sweepTempFiles(dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => rm(path.join(dir, n), { force: true })));
+  }
+}
+
+/** `hdactl run`: the daemon. Resolves with the exit code once stopped by a signal. */
+export async function runDaemon(ctx: CommandContext): Promise<number> {
+  const settings = await settingsFrom(ctx.flags);
+  const deps = wire(settings, { logFd: 1, logLevel: settings.logLevel });
+  const log = deps.log;
+  const lock = await acquireLock(settings.stateDir);
+  await sweepTempFiles([settings.vhostDir, settings.stateDir]);
+  await mkdir(settings.manifests, { recursive: false }).catch(() => undefined);
+  await mkdir(settings.vhostDir, { recursive: true });
+
+  const clock = systemClock;
+  const status = new StatusStore(deps.engine.endpoint, () => clock.now(), settings.vhostPort);
+  const metrics = new Metrics();
+  metrics.engineUp.set(1);
+  deps.committer = new BatchingCommitter(new ImmediateCommitter(deps.web, deps.vhosts, log), clock, 200);
+  const controller = new Controller({
+    deps,
+    clock,
+    status,
+    metrics,
+    log,
+    resyncMs: settings.resyncMs,
+    workers: 2,
+    readFile: (f) => readFile(f, 'utf8').catch(() => undefined),
+  });
+
+  let server: Server | undefined;
+  if (settings.listen !== 'none') server = await startStatusServer(settings.listen, status, metrics, deps.engine);
+  const watchers = watchDirs(settings.manifests, settings.vhostDir, {
+    manifest: (f) => controller.manifestChanged(f),
+    vhost: (f) => controller.vhostChanged(f),
+  });
+  const abort = new AbortController();
+  const events = followEngineEvents(deps.engine, settings.instance, {
+    appEvent: (app) => controller.engineEvent(app),
+    reconnected: () => {
+      status.setEngine(true);
+      metrics.engineUp.set(1);
+      controller.resyncAll();
+    },
+    unreachable: (message) => {
+      status.setEngine(false, message);
+      metrics.engineUp.set(0);
+    },
+  }, clock, log, abort.signal);
+
+  controller.start();
+  log.info({ manifests: settings.manifests, vhostDir: settings.vhostDir, listen: settings.listen, instance: settings.instance, pid: process.pid }, 'hdactl run started');
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  log.info({ signal }, 'stopping: letting in-flight steps finish');
+  abort.abort();
+  await Promise.all(watchers.map((w) => w.close()));
+  const finished = await controller.stop(SHUTDOWN_TIMEOUT_MS);
+  await events.catch(() => undefined);
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  await lock.release();
+  log.info({ finished }, finished ? 'stopped' : 'stopped with steps still running after the timeout');
+  return 0;
+}

@@ -1,0 +1,226 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { EngineError } from '../adapters/docker/errors.js';
+import type { AppResult } from '../apply/outcome.js';
+import { parseManifestText } from '../manifest/load.js';
+import { runPass, type PassDeps } from '../pass.js';
+import type { Plan } from '../plan/actions.js';
+import type { Metrics } from '../status/metrics.js';
+import type { StatusStore } from '../status/model.js';
+import { Backoff } from './backoff.js';
+import type { Clock } from './clock.js';
+import { Debouncer } from './debounce.js';
+import { WorkQueue } from './queue.js';
+
+/** The key that asks for a full pass over every app. */
+export const ALL = '*';
+
+/** How the loop is tuned; every time goes through `clock`. */
+export interface ControllerOptions {
+  deps: PassDeps;
+  clock: Clock;
+  status: StatusStore;
+  metrics: Metrics;
+  log: Logger;
+  /** Quiet time after the last change to a manifest file before it is read. */
+  debounceMs?: number;
+  /** Quiet time after the last Engine event for an app before it is reconciled. */
+  eventSettleMs?: number;
+  /** Full resync period. */
+  resyncMs: number;
+  /** Passes that may run at once (on disjoint apps). */
+  workers?: number;
+  backoff?: Backoff;
+  /** Reads a manifest file's text, to learn which apps a change touches. */
+  readFile: (file: string) => Promise<string | undefined>;
+}
+
+/**
+ * The reconcile loop. Triggers (manifest files, Engine events, vhost files,
+ * the resync timer) only queue app names; each pass re-reads the manifests
+ * and the world in full (level-based), so a lost or repeated trigger is harmless.
+ */
+export class Controller {
+  readonly queue: WorkQueue;
+  private readonly backoff: Backoff;
+  private readonly debouncer: Debouncer;
+  private readonly eventDebouncer: Debouncer;
+  /** Apps that failed in a way retrying cannot fix, with the generation that failed. */
+  private readonly terminal = new Map<string, string | undefined>();
+  private readonly running = new Set<Promise<void>>();
+  private resyncTimer: unknown;
+  private stopped = false;
+  /** Serialises plan-and-reserve across workers. */
+  private planning: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: ControllerOptions) {
+    this.queue = new WorkQueue(o.clock);
+    this.backoff = o.backoff ?? new Backoff();
+    this.debouncer = new Debouncer(o.clock, o.debounceMs ?? 100, (file) => void this.manifestSettled(file));
+    // The Engine sends kill, die and stop in a burst, and its container list can
+    // trail the die event by a moment: act once the burst has settled.
+    this.eventDebouncer = new Debouncer(o.clock, o.eventSettleMs ?? 250, (app) => this.queue.add(app));
+  }
+
+  /** Starts the workers and the first full pass. */
+  start(): void {
+    this.queue.add(ALL);
+    this.scheduleResync();
+    for (let i = 0; i < (this.o.workers ?? 2); i++) {
+      const w = this.worker();
+      this.running.add(w);
+      void w.finally(() => this.running.delete(w));
+    }
+  }
+
+  /** A manifest file was added, changed or removed. */
+  manifestChanged(file: string): void {
+    this.debouncer.poke(file);
+  }
+
+  /** A vhost file changed: `<app>.conf`. */
+  vhostChanged(file: string): void {
+    const name = path.basename(file);
+    if (name.endsWith('.conf') && !name.startsWith('.')) this.queue.add(name.slice(0, -'.conf'.length));
+  }
+
+  /** The Engine reported something about one of our containers. */
+  engineEvent(app: string): void {
+    this.eventDebouncer.poke(app);
+  }
+
+  /** Queues a full pass (resync, or the Engine came back). */
+  resyncAll(): void {
+    this.queue.add(ALL);
+  }
+
+  /** Stops taking work and waits for in-flight passes, at most `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<boolean> {
+    this.stopped = true;
+    this.debouncer.cancelAll();
+    this.eventDebouncer.cancelAll();
+    if (this.resyncTimer !== undefined) this.o.clock.clearTimeout(this.resyncTimer);
+    this.queue.close();
+    let timer: unknown;
+    const timeout = new Promise<boolean>((r) => (timer = this.o.clock.setTimeout(() => r(false), timeoutMs)));
+    const done = Promise.all([...this.running]).then(() => true);
+    const finished = await Promise.race([done, timeout]);
+    this.o.clock.clearTimeout(timer);
+    return finished;
+  }
+
+  private scheduleResync(): void {
+    if (this.stopped) return;
+    this.resyncTimer = this.o.clock.setTimeout(() => {
+      this.queue.add(ALL);
+      this.scheduleResync();
+    }, this.o.resyncMs);
+  }
+
+  /** After a burst settles: queue the apps the file defines now, and those it defined before. */
+  private async manifestSettled(file: string): Promise<void> {
+    const text = await this.o.readFile(file);
+    const apps = new Set<string>();
+    if (text !== undefined) {
+      for (const d of parseManifestText(file, text).docs) if (d.appName) apps.add(d.appName);
+    }
+    const state = await this.o.deps.state.read().catch(() => undefined);
+    for (const [app, rec] of Object.entries(state?.apps ?? {})) if (rec.source === file) apps.add(app);
+    for (const app of apps) this.terminal.delete(app);
+    // A file whose apps cannot be told (a syntax error on the first line) gets a full pass, which reports it.
+    if (apps.size === 0) this.queue.add(ALL);
+    for (const app of apps) this.queue.add(app);
+  }
+
+  private async worker(): Promise<void> {
+    while (!this.stopped) {
+      const keys = await this.queue.take();
+      if (keys.length === 0) return;
+      this.o.metrics.queueDepth.set(this.queue.depth);
+      const claimed = new Set(keys.filter((k) => k !== ALL));
+      try {
+        await this.pass(keys.includes(ALL), claimed);
+      } finally {
+        this.queue.done(claimed);
+        this.queue.done([ALL]);
+        this.o.metrics.queueDepth.set(this.queue.depth);
+      }
+    }
+  }
+
+  private async pass(full: boolean, claimed: Set<string>): Promise<void> {
+    const reconcileId = randomBytes(4).toString('hex');
+    const log = this.o.log.child({ reconcileId });
+    const started = this.o.clock.now();
+    const endTimer = this.o.metrics.passDuration.startTimer();
+    const select = (p: Plan): Set<string> => {
+      // A full pass takes every app not already being reconciled by another worker.
+      if (full) for (const k of this.queue.claim(p.apps.map((a) => a.app).filter((a) => !claimed.has(a)))) claimed.add(k);
+      const chosen = new Set<string>();
+      for (const a of p.apps) {
+        if (!claimed.has(a.app)) continue;
+        const stuck = this.terminal.has(a.app) && this.terminal.get(a.app) === a.desired?.generation;
+        if (!stuck) {
+          chosen.add(a.app);
+          if (a.actions.length) this.o.status.markProgressing(a.app);
+        }
+      }
+      return chosen;
+    };
+    try {
+      const deps: PassDeps = { ...this.o.deps, log, exclusive: (fn) => this.exclusive(fn) };
+      const r = await runPass(deps, select);
+      this.o.status.setEngine(true);
+      this.o.metrics.engineUp.set(1);
+      this.o.status.recordPass(r, r.results);
+      this.afterResults(r.results, new Map(r.plan.apps.map((a) => [a.app, a.desired?.generation])));
+      this.o.metrics.passes.inc({ result: 'ok' });
+      log.debug({ apps: r.results.length, full, ms: this.o.clock.now() - started }, 'pass done');
+    } catch (err) {
+      this.o.metrics.passes.inc({ result: 'error' });
+      const unreachable = err instanceof EngineError && err.unreachable;
+      if (unreachable) {
+        this.o.status.setEngine(false, (err as Error).message);
+        this.o.metrics.engineUp.set(0);
+      }
+      log.error({ err }, unreachable ? 'Engine unreachable' : 'pass failed');
+      // The whole pass failed before any app was applied: retry it as one.
+      const delay = this.backoff.fail(ALL);
+      this.queue.addAfter(ALL, delay);
+      for (const k of claimed) this.queue.addAfter(k, delay);
+      return;
+    } finally {
+      endTimer();
+      this.o.metrics.engineCalls.set(this.o.deps.engine.calls);
+      const counts = this.o.status.countByCondition();
+      for (const [condition, n] of Object.entries(counts)) this.o.metrics.apps.set({ condition }, n);
+    }
+    this.backoff.reset(ALL);
+  }
+
+  private afterResults(results: AppResult[], generations: Map<string, string | undefined>): void {
+    for (const r of results) {
+      for (const step of r.steps) this.o.metrics.actions.inc({ kind: step, outcome: 'ok' });
+      if (r.outcome === 'failed') this.o.metrics.actions.inc({ kind: r.steps.at(-1) ?? 'pass', outcome: 'failed' });
+      if (r.outcome === 'failed' && r.transient) {
+        const delay = this.backoff.fail(r.app);
+        this.queue.addAfter(r.app, delay);
+        this.o.status.recordBackoff(r.app, delay, this.backoff.count(r.app), r.error ?? r.message);
+      } else if (r.outcome === 'failed') {
+        // Retrying cannot fix it: wait until the manifest changes.
+        this.backoff.reset(r.app);
+        this.terminal.set(r.app, generations.get(r.app));
+      } else {
+        this.backoff.reset(r.app);
+        this.terminal.delete(r.app);
+      }
+    }
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.planning.then(fn, fn);
+    this.planning = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import type { Engine } from '../adapters/docker/engine.js';
+import { Backoff } from './backoff.js';
+import type { Clock } from './clock.js';
+
+/** Engine actions that mean a container may no longer be as wanted. */
+const INTERESTING = /^(die|stop|destroy|oom|kill|pause|health_status)/;
+
+/** What the event watcher reports to. */
+export interface EventSink {
+  /** Something happened to an app's container. */
+  appEvent(app: string): void;
+  /** The stream (re)connected after a gap: anything may have happened, re-list. */
+  reconnected(): void;
+  /** The Engine could not be reached. */
+  unreachable(message: string): void;
+}
+
+/**
+ * Follows the Engine's event stream for this instance's containers, and
+ * reconnects with capped exponential backoff when it breaks (dockerd
+ * restarted, socket gone). Every reconnect asks for a full re-list, as a
+ * Kubernetes informer does after a watch gap.
+ */
+export async function followEngineEvents(engine: Engine, instance: string, sink: EventSink, clock: Clock, log: Logger, signal: AbortSignal): Promise<void> {
+  const backoff = new Backoff(1000, 30_000);
+  let first = true;
+  while (!signal.aborted) {
+    try {
+      await engine.ping();
+      if (!first) sink.reconnected();
+      first = false;
+      backoff.reset('events');
+      log.debug('engine event stream connected');
+      await engine.watchEvents(instance, (e) => {
+        if (INTERESTING.test(e.action)) sink.appEvent(e.app);
+      }, signal);
+      if (signal.aborted) return;
+      throw new Error('the Engine closed the event stream');
+    } catch (err) {
+      if (signal.aborted) return;
+      first = false;
+      const delay = backoff.fail('events');
+      sink.unreachable((err as Error).message);
+      log.warn({ err, retryInMs: delay }, 'engine event stream lost; reconnecting');
+      await new Promise<void>((resolve) => {
+        const t = clock.setTimeout(resolve, delay);
+        signal.addEventListener('abort', () => {
+          clock.clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import type { Clock } from './clock.js';
+
+/**
+ * A work queue keyed by app, as in controller-runtime: a key added many times
+ * while it waits is processed once; a key being processed is never handed out
+ * again until it is done, and if it was added meanwhile it comes back after.
+ */
+export class WorkQueue {
+  private readonly ready = new Set<string>();
+  private readonly inFlight = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly delayed = new Map<string, { at: number; timer: unknown }>();
+  private waiters: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Queues `key` now. */
+  add(key: string): void {
+    if (this.closed) return;
+    const d = this.delayed.get(key);
+    if (d) {
+      this.clock.clearTimeout(d.timer);
+      this.delayed.delete(key);
+    }
+    if (this.inFlight.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    this.ready.add(key);
+    this.wake();
+  }
+
+  /** Queues `key` after `ms`, unless it is queued sooner by `add`. */
+  addAfter(key: string, ms: number): void {
+    if (this.closed) return;
+    const at = this.clock.now() + ms;
+    const d = this.delayed.get(key);
+    if (d && d.at <= at) return;
+    if (d) this.clock.clearTimeout(d.timer);
+    const timer = this.clock.setTimeout(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, ms);
+    this.delayed.set(key, { at, timer });
+  }
+
+  /**
+   * Takes every ready key that is not being processed, waiting until there is
+   * one. Resolves with [] once the queue is closed.
+   */
+  async take(): Promise<string[]> {
+    while (!this.closed && this.ready.size === 0) {
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    if (this.closed) return [];
+    const keys = [...this.ready];
+    this.ready.clear();
+    for (const k of keys) this.inFlight.add(k);
+    return keys;
+  }
+
+  /**
+   * Claims keys for processing outside `take` (a full resync): returns those
+   * not already being processed; the rest are marked to run again after.
+   */
+  claim(keys: Iterable<string>): Set<string> {
+    const got = new Set<string>();
+    for (const k of keys) {
+      if (this.inFlight.has(k)) {
+        this.dirty.add(k);
+        continue;
+      }
+      this.ready.delete(k);
+      this.inFlight.add(k);
+      got.add(k);
+    }
+    return got;
+  }
+
+  /** Marks keys processed; those added meanwhile are queued again. */
+  done(keys: Iterable<string>): void {
+    for (const k of keys) {
+      this.inFlight.delete(k);
+      if (this.dirty.delete(k)) this.add(k);
+    }
+  }
+
+  /** Keys waiting: ready now, or held back by backoff. */
+  get depth(): number {
+    return this.ready.size + this.delayed.size;
+  }
+
+  /** Whether `key` waits for a backoff timer. */
+  isDelayed(key: string): boolean {
+    return this.delayed.has(key);
+  }
+
+  /** Stops handing out work; pending takers get []. */
+  close(): void {
+    this.closed = true;
+    for (const d of this.delayed.values()) this.clock.clearTimeout(d.timer);
+    this.delayed.clear();
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+}

@@ -1,0 +1,214 @@
+import type { AppResult } from '../apply/outcome.js';
+import type { PassPlan } from '../pass.js';
+import { formatSize } from '../desired/units.js';
+import { appUrl } from './status.js';
+
+/** Kubernetes-style condition types. */
+export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
+
+/** One condition of an app. `lastTransitionTime` moves only when `status` changes. */
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+/** An app's status as the daemon reports it. */
+export interface AppStatus {
+  app: string;
+  state: string;
+  image: string;
+  url: string;
+  hostPort: string;
+  vhost: string;
+  limits: { memory?: string; cpus?: number; pids?: number };
+  conditions: Condition[];
+  /** The manifest generation (content hash) this app last converged to. */
+  appliedGeneration?: string;
+  /** The manifest generation seen in the latest pass. */
+  generation?: string;
+  lastError?: string;
+  restartCount?: number;
+  failures: number;
+  nextRetry?: string;
+  containerId?: string;
+}
+
+/** A notable thing that happened, for the event ring. */
+export interface RecordedEvent {
+  time: string;
+  app: string;
+  type: 'created' | 'recreated' | 'limits-updated' | 'started' | 'stopped' | 'removed' | 'failed' | 'backoff' | 'drift-repaired' | 'engine';
+  message: string;
+}
+
+/** The whole status document served at /status. */
+export interface StatusDocument {
+  engine: { reachable: boolean; endpoint: string; message?: string };
+  lastPass?: string;
+  apps: AppStatus[];
+  events: RecordedEvent[];
+}
+
+const EVENT_OF: Partial<Record<AppResult['outcome'], RecordedEvent['type']>> = {
+  created: 'created',
+  recreated: 'recreated',
+  'limits-updated': 'limits-updated',
+  started: 'started',
+  stopped: 'stopped',
+  removed: 'removed',
+  failed: 'failed',
+};
+
+/** Holds the daemon's view of every app, its conditions and the recent events. */
+export class StatusStore {
+  private readonly apps = new Map<string, AppStatus>();
+  private readonly events: RecordedEvent[] = [];
+  engine: StatusDocument['engine'];
+  lastPass?: string;
+
+  constructor(
+    endpoint: string,
+    private readonly now: () => number,
+    private readonly vhostPort: number,
+    private readonly ringSize = 200,
+  ) {
+    this.engine = { reachable: true, endpoint };
+  }
+
+  /** Records a pass: what was observed for every app, and the outcome of those applied. */
+  recordPass(p: PassPlan, results: AppResult[]): void {
+    this.lastPass = this.iso();
+    const byApp = new Map(results.map((r) => [r.app, r]));
+    const seen = new Set<string>();
+    for (const a of p.plan.apps) {
+      seen.add(a.app);
+      const c = p.observed.containers.find((x) => x.app === a.app && x.name === a.app);
+      const d = a.desired;
+      const s = this.get(a.app);
+      s.state = c?.state ?? (d ? 'missing' : 'invalid');
+      s.image = d?.spec.image ?? c?.spec?.image ?? '';
+      s.url = d?.web ? appUrl(d, this.vhostPort) : '';
+      s.hostPort = d?.web ? String(d.web.hostPort) : '';
+      s.vhost = d?.vhost === undefined ? '-' : p.observed.foreignVhosts.has(a.app) ? 'conflict' : a.actions.some((x) => x.type.startsWith('vhost-')) ? 'drifted' : 'in sync';
+      const limits = d?.limits ?? c?.limits ?? {};
+      s.limits = {
+        ...(limits.memoryBytes !== undefined ? { memory: formatSize(limits.memoryBytes) } : {}),
+        ...(limits.nanoCpus !== undefined ? { cpus: limits.nanoCpus / 1e9 } : {}),
+        ...(limits.pids !== undefined ? { pids: limits.pids } : {}),
+      };
+      if (d) s.generation = d.generation;
+      if (c) s.containerId = c.id.slice(0, 12);
+      const r = byApp.get(a.app);
+      if (!r) {
+        // Not applied in this pass: its plan still says whether it is in sync.
+        if (a.blocked) this.degrade(s, 'Blocked', a.blocked, c?.state === 'running');
+        continue;
+      }
+      this.recordResult(s, r, a.actions.some((x) => 'reason' in x && x.reason.startsWith('drifted')), d?.generation);
+      if (r.outcome === 'removed') this.apps.delete(a.app);
+    }
+    for (const app of [...this.apps.keys()]) if (!seen.has(app)) this.apps.delete(app);
+  }
+
+  private recordResult(s: AppStatus, r: AppResult, drift: boolean, generation: string | undefined): void {
+    if (r.outcome === 'failed' || r.outcome === 'skipped') {
+      s.lastError = r.error ?? r.message;
+      this.degrade(s, r.transient ? 'BackOff' : r.outcome === 'skipped' ? 'Blocked' : 'Failed', s.lastError, s.state === 'running', r.transient === true);
+      if (r.outcome === 'failed') this.event(r.app, 'failed', r.message);
+      return;
+    }
+    s.failures = 0;
+    delete s.nextRetry;
+    delete s.lastError;
+    if (generation) s.appliedGeneration = generation;
+    const up = s.state === 'running' || r.outcome === 'created' || r.outcome === 'recreated' || r.outcome === 'started';
+    this.setCondition(s, 'Ready', up || r.outcome === 'stopped' ? 'True' : 'False', up ? 'Running' : r.outcome === 'stopped' ? 'Stopped' : 'NotRunning', r.message);
+    this.setCondition(s, 'Progressing', 'False', 'Converged', r.outcome === 'unchanged' ? 'in sync' : `${r.outcome}: ${r.message}`);
+    this.setCondition(s, 'Degraded', 'False', 'AsExpected', '');
+    const type = EVENT_OF[r.outcome];
+    if (drift) this.event(r.app, 'drift-repaired', r.message);
+    else if (type) this.event(r.app, type, r.message);
+  }
+
+  private degrade(s: AppStatus, reason: string, message: string, running: boolean, retrying = false): void {
+    this.setCondition(s, 'Degraded', 'True', reason, message);
+    this.setCondition(s, 'Progressing', retrying ? 'True' : 'False', retrying ? 'Retrying' : reason, message);
+    this.setCondition(s, 'Ready', running ? 'True' : 'False', running ? 'Running' : 'NotRunning', running ? 'running as it was' : message);
+  }
+
+  /** An app is being reconciled now. */
+  markProgressing(app: string): void {
+    this.setCondition(this.get(app), 'Progressing', 'True', 'Reconciling', 'reconcile in progress');
+  }
+
+  /** An app failed transiently and waits `ms` before its next try. */
+  recordBackoff(app: string, ms: number, failures: number, error: string): void {
+    const s = this.get(app);
+    s.failures = failures;
+    s.nextRetry = new Date(this.now() + ms).toISOString();
+    s.lastError = error;
+    this.event(app, 'backoff', `retry ${failures} in ${Math.round(ms / 1000)}s: ${error}`);
+  }
+
+  /** The Engine became reachable or unreachable. */
+  setEngine(reachable: boolean, message?: string): void {
+    if (this.engine.reachable !== reachable) this.event('-', 'engine', reachable ? 'Engine reachable again' : `Engine unreachable: ${message ?? ''}`);
+    this.engine = { ...this.engine, reachable, ...(message && !reachable ? { message } : {}) };
+    if (reachable) delete this.engine.message;
+  }
+
+  setRestartCount(app: string, n: number): void {
+    const s = this.apps.get(app);
+    if (s) s.restartCount = n;
+  }
+
+  /** The status document. */
+  snapshot(): StatusDocument {
+    return {
+      engine: { ...this.engine },
+      ...(this.lastPass ? { lastPass: this.lastPass } : {}),
+      apps: [...this.apps.values()].sort((a, b) => a.app.localeCompare(b.app)).map((a) => structuredClone(a)),
+      events: [...this.events].reverse(),
+    };
+  }
+
+  /** Recent events, newest last. */
+  recentEvents(): RecordedEvent[] {
+    return [...this.events];
+  }
+
+  /** Counts apps by condition that is True. */
+  countByCondition(): Record<ConditionType, number> {
+    const out: Record<ConditionType, number> = { Ready: 0, Progressing: 0, Degraded: 0 };
+    for (const a of this.apps.values()) for (const c of a.conditions) if (c.status === 'True') out[c.type]++;
+    return out;
+  }
+
+  private event(app: string, type: RecordedEvent['type'], message: string): void {
+    this.events.push({ time: this.iso(), app, type, message });
+    if (this.events.length > this.ringSize) this.events.splice(0, this.events.length - this.ringSize);
+  }
+
+  private get(app: string): AppStatus {
+    let s = this.apps.get(app);
+    if (!s) {
+      s = { app, state: 'unknown', image: '', url: '', hostPort: '', vhost: '-', limits: {}, conditions: [], failures: 0 };
+      this.apps.set(app, s);
+    }
+    return s;
+  }
+
+  private setCondition(s: AppStatus, type: ConditionType, status: Condition['status'], reason: string, message: string): void {
+    const prev = s.conditions.find((c) => c.type === type);
+    const lastTransitionTime = prev && prev.status === status ? prev.lastTransitionTime : this.iso();
+    const next: Condition = { type, status, reason, message, lastTransitionTime };
+    s.conditions = [...s.conditions.filter((c) => c.type !== type), next].sort((a, b) => a.type.localeCompare(b.type));
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+}
