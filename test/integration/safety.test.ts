@@ -1,0 +1,123 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { rm } from 'node:fs/promises';
+import { TEST_IMAGE } from '../support/global-setup.js';
+import { inspect, isGone, pageWith } from '../support/engine.js';
+import { createWorld, docker, type World } from '../support/world.js';
+
+function webApp(app: string, message: string): string {
+  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n`;
+}
+
+describe('what hdactl leaves alone', () => {
+  let w: World | undefined;
+  /** Containers a test made by hand, without hdactl: removed by name after it. */
+  let handMade: string[] = [];
+  afterEach(async () => {
+    await Promise.all(handMade.map((n) => docker.getContainer(n).remove({ force: true }).catch(() => undefined)));
+    handMade = [];
+    await w?.cleanup();
+    w = undefined;
+  });
+
+  /** Runs a container of the test image by hand, as a user would with docker run. */
+  async function runByHand(name: string, labels: Record<string, string> = {}): Promise<string> {
+    handMade.push(name);
+    const c = await docker.createContainer({ name, Image: TEST_IMAGE, Labels: labels });
+    await c.start();
+    return c.id;
+  }
+
+  it('a typo in one manifest leaves that app running as it was, while an app in another file is created', async () => {
+    w = await createWorld();
+    const kept = `${w.prefix}kept`;
+    const fresh = `${w.prefix}fresh`;
+    await w.writeManifest('kept.yaml', webApp(kept, 'original'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = await inspect(kept);
+
+    // A field name typo: the schema rejects the document, the app is frozen.
+    await w.writeManifest('kept.yaml', `app: ${kept}\nkind: container-custom\nimgae: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "changed"\n`);
+    await w.writeManifest('fresh.yaml', webApp(fresh, 'fresh'));
+    const r = await w.hdactl(['apply']);
+    expect(r.stderr).toContain(`${w.manifests}/kept.yaml:3:1: app ${kept}: unknown field "imgae": did you mean "image"?`);
+    expect(r.stdout).toMatch(new RegExp(`^${kept} skipped: its manifest is invalid, so it is left as it runs: .*kept\\.yaml:\\d+`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^${fresh} created: `, 'm'));
+    const after = await inspect(kept);
+    expect(after.Id).toBe(before.Id);
+    expect(after.State.StartedAt).toBe(before.State.StartedAt);
+    expect(after.State.Running).toBe(true);
+    expect((await inspect(fresh)).State.Running).toBe(true);
+    await pageWith(Number(after.HostConfig.PortBindings['80/tcp'][0].HostPort), 'original');
+
+    // A YAML syntax error: the file cannot be read at all, so nothing it may define is removed.
+    await w.writeManifest('kept.yaml', `app: ${kept}\nkind: container-custom\nimage: ${TEST_IMAGE}\nenv: { MESSAGE: "unclosed\n`);
+    const broken = await w.hdactl(['apply']);
+    expect(broken.stderr).toMatch(new RegExp(`${w.manifests}/kept\\.yaml:\\d+:\\d+: YAML syntax`));
+    expect(broken.stdout).toContain(`${kept} skipped: not removed while ${w.manifests}/kept.yaml cannot be parsed: fix the file`);
+    expect(broken.stdout).toContain(`${fresh} unchanged`);
+    expect((await inspect(kept)).Id).toBe(before.Id);
+    expect((await inspect(kept)).State.Running).toBe(true);
+    const plan = await w.hdactl(['plan']);
+    expect(plan.stdout).toContain(`! ${kept}: left as it is: not removed while`);
+    expect(plan.code).toBe(1);
+
+    // Once fixed, the app is managed again: the change that waited is applied.
+    await w.writeManifest('kept.yaml', webApp(kept, 'fixed'));
+    const fixed = await w.hdactl(['apply']);
+    expect(fixed.stdout).toContain(`${kept} recreated: env.MESSAGE original → fixed`);
+    expect(fixed.code).toBe(0);
+    await pageWith(Number(after.HostConfig.PortBindings['80/tcp'][0].HostPort), 'fixed');
+  });
+
+  it('a container that has the app\'s name but not hdactl\'s labels is reported as a conflict and never touched', async () => {
+    w = await createWorld();
+    const taken = `${w.prefix}taken`;
+    const other = `${w.prefix}other`;
+    const foreignId = await runByHand(taken);
+    const foreign = await inspect(foreignId);
+    await w.writeManifest('taken.yaml', webApp(taken, 'mine'));
+    await w.writeManifest('other.yaml', webApp(other, 'other'));
+
+    const plan = await w.hdactl(['plan']);
+    expect(plan.stdout).toContain(`! ${taken}: left as it is: a container named ${taken} exists that hdactl does not own`);
+    expect(plan.code).toBe(1);
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toContain(`${taken} skipped: a container named ${taken} exists that hdactl does not own: remove or rename it`);
+    expect(r.stdout).toMatch(new RegExp(`^${other} created: `, 'm'));
+    expect(r.code).toBe(1);
+
+    const after = await inspect(taken);
+    expect(after.Id).toBe(foreignId);
+    expect(after.State.StartedAt).toBe(foreign.State.StartedAt);
+    expect(after.Config.Labels).toEqual(foreign.Config.Labels);
+    expect(after.HostConfig.PortBindings).toEqual(foreign.HostConfig.PortBindings);
+    expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${other}`]);
+  });
+
+  it('containers hdactl does not own survive an apply that removes everything it does own', async () => {
+    w = await createWorld();
+    const mine = `${w.prefix}mine`;
+    // One with no labels at all, one labelled by another hdactl instance.
+    const plainId = await runByHand(`${w.prefix}plain`);
+    const neighbourId = await runByHand(`${w.prefix}neighbour`, {
+      'org.amahi.hdactl.app': `${w.prefix}neighbour`,
+      'org.amahi.hdactl.instance': `${w.instance}-other`,
+      'org.amahi.hdactl.spec-hash': '0000000000000000',
+    });
+    const file = await w.writeManifest('mine.yaml', webApp(mine, 'mine'));
+    expect((await w.hdactl(['apply'])).stdout).toMatch(new RegExp(`^${mine} created`));
+
+    await rm(file);
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toContain(`${mine} removed`);
+    expect(r.stdout).not.toContain('plain');
+    expect(r.stdout).not.toContain('neighbour');
+    expect(r.code).toBe(0);
+    expect(await isGone(mine)).toBe(true);
+    for (const id of [plainId, neighbourId]) {
+      const c = await inspect(id);
+      expect(c.State.Running).toBe(true);
+      expect(c.RestartCount).toBe(0);
+    }
+  });
+});
