@@ -34,6 +34,12 @@ export interface ControllerOptions {
   backoff?: Backoff;
   /** Reads a manifest file's text, to learn which apps a change touches. */
   readFile: (file: string) => Promise<string | undefined>;
+  /**
+   * The pass to run: the real pipeline unless given. Injected so the loop's
+   * timing (debounce, backoff, resync, terminal errors) is tested on a
+   * ManualClock without an Engine.
+   */
+  runPass?: typeof runPass;
 }
 
 /**
@@ -170,7 +176,7 @@ export class Controller {
     };
     try {
       const deps: PassDeps = { ...this.o.deps, log, exclusive: (fn) => this.exclusive(fn) };
-      const r = await runPass(deps, select);
+      const r = await (this.o.runPass ?? runPass)(deps, select);
       this.o.status.setEngine(true);
       this.o.metrics.engineUp.set(1);
       this.o.status.recordPass(r, r.results);

@@ -1,0 +1,330 @@
+import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { EngineError } from '../../../src/adapters/docker/errors.js';
+import type { AppResult } from '../../../src/apply/outcome.js';
+import type { DesiredApp } from '../../../src/desired/model.js';
+import { ManualClock } from '../../../src/loop/clock.js';
+import { Controller } from '../../../src/loop/controller.js';
+import type { PassDeps, runPass } from '../../../src/pass.js';
+import type { AppPlan, Plan } from '../../../src/plan/actions.js';
+import { Metrics } from '../../../src/status/metrics.js';
+import { StatusStore } from '../../../src/status/model.js';
+import { settle } from './flush.js';
+
+type Behaviour = 'ok' | 'transient' | 'terminal';
+
+/**
+ * A stand-in for the reconcile pipeline: the Controller's timing is what is
+ * under test here, not the Engine (integration tests drive the real one).
+ * Each app has a manifest generation and a behaviour for its next pass.
+ */
+class FakePasses {
+  readonly apps = new Map<string, { generation: string; behaviour: Behaviour }>();
+  /** The apps each pass applied, in order, and when. */
+  readonly passes: Array<{ at: number; apps: string[] }> = [];
+  /** When set, every pass throws this before applying anything. */
+  failWhole: Error | undefined;
+  /** When set, passes wait for it before returning. */
+  gate: Promise<void> | undefined;
+  /** Passes in flight per app, and the most ever seen at once. */
+  private readonly inFlight = new Map<string, number>();
+  maxConcurrentPerApp = 0;
+
+  constructor(private readonly clock: ManualClock) {}
+
+  set(app: string, generation: string, behaviour: Behaviour = 'ok'): void {
+    this.apps.set(app, { generation, behaviour });
+  }
+
+  appsOf(i: number): string[] {
+    return this.passes[i]?.apps ?? [];
+  }
+
+  readonly run: typeof runPass = async (_deps, only) => {
+    if (this.failWhole) throw this.failWhole;
+    const apps: AppPlan[] = [...this.apps].map(([app, a]) => ({
+      app,
+      desired: { app, generation: a.generation, spec: { image: 'demo:1' }, limits: {} } as unknown as DesiredApp,
+      actions: [],
+    }));
+    const plan: Plan = { apps };
+    const chosen = typeof only === 'function' ? only(plan) : (only ?? new Set(apps.map((a) => a.app)));
+    const names = [...chosen].sort();
+    this.passes.push({ at: this.clock.now(), apps: names });
+    for (const a of names) {
+      const n = (this.inFlight.get(a) ?? 0) + 1;
+      this.inFlight.set(a, n);
+      this.maxConcurrentPerApp = Math.max(this.maxConcurrentPerApp, n);
+    }
+    if (this.gate) await this.gate;
+    for (const a of names) this.inFlight.set(a, this.inFlight.get(a)! - 1);
+    const results: AppResult[] = names.map((app) => {
+      const b = this.apps.get(app)!.behaviour;
+      if (b === 'ok') return { app, outcome: 'unchanged', message: '', steps: [] };
+      return { app, outcome: 'failed', message: `${b} failure`, error: `${b} failure`, transient: b === 'transient', steps: ['create'] };
+    });
+    return {
+      plan,
+      results,
+      desired: { model: { apps: [], problems: [], frozen: new Set() }, problems: [], frozen: new Map(), brokenFiles: new Set() },
+      observed: { containers: [], foreignNames: new Set(), vhosts: new Map(), foreignVhosts: new Set() },
+      state: { version: 1, apps: {} },
+    } as unknown as Awaited<ReturnType<typeof runPass>>;
+  };
+}
+
+/** A Controller on a ManualClock, over FakePasses; manifest `<app>.yaml` defines app `<app>`. */
+function setup(opts: { resyncMs?: number } = {}) {
+  const clock = new ManualClock();
+  const fake = new FakePasses(clock);
+  const status = new StatusStore('unix:///fake.sock', () => clock.now(), 80);
+  const metrics = new Metrics();
+  const deps = {
+    engine: { calls: 0 },
+    state: { read: async () => ({ version: 1, apps: {} }) },
+    log: pino({ level: 'silent' }),
+  } as unknown as PassDeps;
+  const controller = new Controller({
+    deps,
+    clock,
+    status,
+    metrics,
+    log: pino({ level: 'silent' }),
+    resyncMs: opts.resyncMs ?? 60_000,
+    debounceMs: 100,
+    eventSettleMs: 250,
+    workers: 2,
+    readFile: async (file) => `app: ${file.replace(/\.yaml$/, '')}\nkind: container\nimage: demo:1\n`,
+    runPass: fake.run,
+  });
+  /** Moves the clock and lets the workers run what fell due. */
+  const advance = async (ms: number) => {
+    clock.advance(ms);
+    await settle(5);
+  };
+  const passCount = async (result: 'ok' | 'error') => (await metrics.passes.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+  const app = (name: string) => status.snapshot().apps.find((a) => a.app === name);
+  const condition = (name: string, type: string) => app(name)?.conditions.find((c) => c.type === type);
+  return { clock, fake, status, metrics, controller, advance, passCount, app, condition };
+}
+
+describe('Controller timing', () => {
+  it('runs one full pass at start, then one per resync period', async () => {
+    const t = setup({ resyncMs: 60_000 });
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1');
+    t.controller.start();
+    await settle(5);
+    expect(t.fake.passes).toEqual([{ at: 0, apps: ['a', 'b'] }]);
+    await t.advance(59_999);
+    expect(t.fake.passes).toHaveLength(1);
+    await t.advance(1);
+    await t.advance(60_000);
+    expect(t.fake.passes.map((p) => p.at)).toEqual([0, 60_000, 120_000]);
+    expect(t.fake.appsOf(2)).toEqual(['a', 'b']);
+    expect(await t.passCount('ok')).toBe(3);
+    await t.controller.stop(1000);
+  });
+
+  it('a burst of writes to one manifest runs one pass, for that app only, after the quiet period', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1');
+    t.controller.start();
+    await settle(5);
+    t.fake.set('a', 'g2');
+    for (let i = 0; i < 50; i++) {
+      t.controller.manifestChanged('a.yaml');
+      await t.advance(10);
+    }
+    // The last write was at 490 ms.
+    await t.advance(89);
+    expect(t.fake.passes).toHaveLength(1);
+    await t.advance(1);
+    expect(t.fake.passes[1]).toEqual({ at: 590, apps: ['a'] });
+    await t.advance(10_000);
+    expect(t.fake.passes).toHaveLength(2);
+    await t.controller.stop(1000);
+  });
+
+  it('a burst of Engine events for an app reconciles it once, after they settle', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    t.controller.start();
+    await settle(5);
+    for (const _ of ['kill', 'die', 'stop']) t.controller.engineEvent('a');
+    await t.advance(249);
+    expect(t.fake.passes).toHaveLength(1);
+    await t.advance(1);
+    expect(t.fake.passes[1]).toEqual({ at: 250, apps: ['a'] });
+    await t.controller.stop(1000);
+  });
+
+  it('retries a transiently failing app after 1 s, 2 s, 4 s, and from 1 s again after a success', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1', 'transient');
+    t.fake.set('b', 'g1');
+    t.controller.start();
+    await settle(5);
+    expect(t.app('a')).toMatchObject({ failures: 1, nextRetry: new Date(1000).toISOString(), lastError: 'transient failure' });
+    expect(t.condition('a', 'Degraded')).toMatchObject({ status: 'True', reason: 'BackOff' });
+    expect(t.condition('a', 'Progressing')).toMatchObject({ status: 'True', reason: 'Retrying' });
+    expect(t.condition('b', 'Degraded')?.status).toBe('False');
+
+    await t.advance(1000);
+    await t.advance(2000);
+    await t.advance(3999);
+    expect(t.fake.passes.map((p) => [p.at, p.apps])).toEqual([[0, ['a', 'b']], [1000, ['a']], [3000, ['a']]]);
+    expect(t.app('a')?.failures).toBe(3);
+    t.fake.set('a', 'g1', 'ok');
+    await t.advance(1);
+    expect(t.fake.passes.at(-1)).toEqual({ at: 7000, apps: ['a'] });
+    expect(t.app('a')).toMatchObject({ failures: 0 });
+    expect(t.app('a')?.nextRetry).toBeUndefined();
+    expect(t.condition('a', 'Degraded')?.status).toBe('False');
+    expect(t.condition('a', 'Progressing')?.status).toBe('False');
+
+    t.fake.set('a', 'g1', 'transient');
+    t.controller.engineEvent('a');
+    await t.advance(250);
+    expect(t.app('a')?.failures).toBe(1);
+    await t.advance(1000);
+    expect(t.fake.passes.at(-1)).toEqual({ at: 8250, apps: ['a'] });
+    await t.controller.stop(1000);
+  });
+
+  it('caps the wait between retries at 5 minutes', async () => {
+    const t = setup({ resyncMs: 24 * 3600_000 });
+    t.fake.set('a', 'g1', 'transient');
+    t.controller.start();
+    await settle(5);
+    for (let i = 0; i < 12; i++) {
+      const next = Date.parse(t.app('a')!.nextRetry!);
+      await t.advance(next - t.clock.now());
+    }
+    const gaps = t.fake.passes.slice(1).map((p, i) => p.at - t.fake.passes[i]!.at);
+    expect(gaps.slice(0, 10)).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000]);
+    expect(gaps.slice(10)).toEqual([300_000, 300_000]);
+    await t.controller.stop(1000);
+  });
+
+  it('leaves an app that failed terminally alone on resync until its manifest changes', async () => {
+    const t = setup({ resyncMs: 60_000 });
+    t.fake.set('a', 'g1', 'terminal');
+    t.fake.set('b', 'g1');
+    t.controller.start();
+    await settle(5);
+    expect(t.condition('a', 'Degraded')).toMatchObject({ status: 'True', reason: 'Failed' });
+    expect(t.condition('a', 'Progressing')?.status).toBe('False');
+    await t.advance(60_000);
+    await t.advance(60_000);
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['b'], ['b']]);
+    expect(t.app('a')?.failures).toBe(0);
+
+    // The file changed: it is tried again at once, and once fixed it is in sync.
+    t.fake.set('a', 'g2', 'ok');
+    t.controller.manifestChanged('a.yaml');
+    await t.advance(100);
+    expect(t.fake.passes.at(-1)?.apps).toEqual(['a']);
+    expect(t.condition('a', 'Degraded')?.status).toBe('False');
+  });
+
+  it('tries a terminally failed app again when its generation changed even if the file event was missed', async () => {
+    const t = setup({ resyncMs: 60_000 });
+    t.fake.set('a', 'g1', 'terminal');
+    t.controller.start();
+    await settle(5);
+    t.fake.set('a', 'g2', 'ok');
+    await t.advance(60_000);
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a'], ['a']]);
+    await t.controller.stop(1000);
+  });
+
+  it('reports an unreachable Engine and retries the whole pass with backoff', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    t.fake.failWhole = new EngineError('cannot reach the Docker Engine at unix:///fake.sock (connect ECONNREFUSED): is dockerd running?', true, undefined, true);
+    t.controller.start();
+    await settle(5);
+    expect(t.status.snapshot().engine).toMatchObject({ reachable: false, message: expect.stringContaining('ECONNREFUSED') });
+    expect(await t.passCount('error')).toBe(1);
+    await t.advance(1000);
+    expect(await t.passCount('error')).toBe(2);
+    await t.advance(1999);
+    expect(await t.passCount('error')).toBe(2);
+    t.fake.failWhole = undefined;
+    await t.advance(1);
+    expect(t.fake.passes).toEqual([{ at: 3000, apps: ['a'] }]);
+    expect(t.status.snapshot().engine.reachable).toBe(true);
+    expect(t.status.snapshot().events.map((e) => e.message)).toEqual(expect.arrayContaining([expect.stringMatching(/^Engine unreachable/), 'Engine reachable again']));
+    await t.controller.stop(1000);
+  });
+
+  it('never reconciles one app in two passes at once: a change during a pass runs once more after it', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1');
+    let release!: () => void;
+    t.fake.gate = new Promise<void>((r) => (release = r));
+    t.controller.start();
+    await settle(5);
+    t.fake.set('a', 'g2');
+    t.controller.manifestChanged('a.yaml');
+    t.controller.engineEvent('a');
+    t.controller.vhostChanged('/vhosts/a.conf');
+    await t.advance(1000);
+    expect(t.fake.passes).toHaveLength(1);
+    t.fake.gate = undefined;
+    release();
+    await settle(10);
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['a']]);
+    expect(t.fake.maxConcurrentPerApp).toBe(1);
+    await t.controller.stop(1000);
+  });
+
+  it('a full resync skips apps another worker is reconciling, and runs them after', async () => {
+    const t = setup({ resyncMs: 60_000 });
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1');
+    t.controller.start();
+    await settle(5);
+    let release!: () => void;
+    t.fake.gate = new Promise<void>((r) => (release = r));
+    t.controller.engineEvent('a');
+    await t.advance(250); // pass on [a] now waits at the gate
+    t.fake.gate = undefined;
+    await t.advance(60_000 - 250); // the resync: a full pass on the other worker
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['a'], ['b']]);
+    release();
+    await settle(10);
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['a'], ['b'], ['a']]);
+    expect(t.fake.maxConcurrentPerApp).toBe(1);
+    await t.controller.stop(1000);
+  });
+
+  it('stop waits for the pass in flight, and gives up after its timeout', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    let release!: () => void;
+    t.fake.gate = new Promise<void>((r) => (release = r));
+    t.controller.start();
+    await settle(5);
+    let stopped: boolean | undefined;
+    void t.controller.stop(30_000).then((v) => (stopped = v));
+    await t.advance(29_999);
+    expect(stopped).toBeUndefined();
+    release();
+    await settle(5);
+    expect(stopped).toBe(true);
+
+    const u = setup();
+    u.fake.set('a', 'g1');
+    u.fake.gate = new Promise<void>(() => undefined);
+    u.controller.start();
+    await settle(5);
+    let gaveUp: boolean | undefined;
+    void u.controller.stop(30_000).then((v) => (gaveUp = v));
+    await u.advance(30_000);
+    expect(gaveUp).toBe(false);
+  });
+});
