@@ -55,7 +55,9 @@ export class ImmediateCommitter implements VhostCommitter {
       else await this.vhosts.write(c.app, c.previous);
     }
     this.log.error({ output: test.output, apps: changes.map((c) => c.app) }, 'apache configtest failed; vhost changes rolled back');
-    const error = `apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: ${test.output}`;
+    // Apache splits one error over lines ("Syntax error on line 3 of F:" / "Invalid
+    // command ..."); one line keeps `hdactl apply`'s one-line-per-app output intact.
+    const error = `apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: ${test.output.replace(/\s*\n\s*/g, ' ')}`;
     for (const c of changes) failed.set(c.app, { error, transient: false });
     return failed;
   }
@@ -69,6 +71,8 @@ export class ImmediateCommitter implements VhostCommitter {
 export class BatchingCommitter implements VhostCommitter {
   private pending: VhostChange[] = [];
   private flush: Promise<Map<string, VhostFailure>> | undefined;
+  /** Settles when the inner commit in progress, if any, is over. */
+  private idle: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly inner: VhostCommitter,
@@ -79,12 +83,22 @@ export class BatchingCommitter implements VhostCommitter {
   commit(changes: VhostChange[]): Promise<Map<string, VhostFailure>> {
     if (changes.length === 0) return Promise.resolve(new Map());
     this.pending.push(...changes);
-    this.flush ??= new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.windowMs)).then(() => {
-      const batch = this.pending;
-      this.pending = [];
-      this.flush = undefined;
-      return this.inner.commit(batch);
-    });
-    return this.flush;
+    if (this.flush) return this.flush;
+    // A batch whose window ends while the one before is still in its configtest
+    // waits for it: two configtests at once would each see the other's files,
+    // so one batch's broken vhost would roll back, and fail, the other's apps.
+    // Changes arriving while it waits join it.
+    const previous = this.idle;
+    const flush = new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.windowMs))
+      .then(() => previous)
+      .then(() => {
+        const batch = this.pending;
+        this.pending = [];
+        this.flush = undefined;
+        return this.inner.commit(batch);
+      });
+    this.flush = flush;
+    this.idle = flush.catch(() => undefined);
+    return flush;
   }
 }
