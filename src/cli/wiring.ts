@@ -1,4 +1,4 @@
-import { connectEngine } from '../adapters/docker/engine.js';
+import { connectEngine, type Engine } from '../adapters/docker/engine.js';
 import { ApacheControl, defaultApachectl } from '../adapters/apache/control.js';
 import { StateStore } from '../adapters/state/store.js';
 import { FileVhostStore } from '../adapters/vhost/store.js';
@@ -12,11 +12,27 @@ export async function settingsFrom(flags: Record<string, string | undefined>): P
   return resolveSettings(flags, process.env, process.cwd(), await defaultApachectl());
 }
 
+const engines: Engine[] = [];
+
+/**
+ * With HDACTL_REPORT_CALLS=1, prints `engine-calls: N` to stderr at exit: the
+ * Engine API calls this process made, for the benchmarks (bench/).
+ */
+function reportCallsAtExit(engine: Engine): void {
+  if (process.env.HDACTL_REPORT_CALLS !== '1') return;
+  if (engines.length === 0) {
+    process.once('exit', () => process.stderr.write(`engine-calls: ${engines.reduce((n, e) => n + e.calls, 0)}\n`));
+  }
+  engines.push(engine);
+}
+
 /** Builds the real adapters for a pass. */
 export function wire(settings: Settings, opts: { logFd: 1 | 2; logLevel: string }): PassDeps {
+  const engine = connectEngine();
+  reportCallsAtExit(engine);
   return {
     settings,
-    engine: connectEngine(),
+    engine,
     vhosts: new FileVhostStore(settings.vhostDir),
     web: new ApacheControl(settings.apachectl),
     state: new StateStore(settings.stateDir),
