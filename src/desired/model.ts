@@ -128,6 +128,12 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
   const portOwner = new Map<string, { d: ValidDoc; at: (string | number)[] }>();
   for (const d of candidates) {
     extraPorts.get(d)!.forEach((p, i) => {
+      // The schema's pattern allows any 1 to 5 digits; the Engine takes 1-65535 (host port 0 means "any").
+      const outside = [p.hostPort, p.containerPort].find((n) => n < 1 || n > 65535);
+      if (outside !== undefined) {
+        fail(d, ['ports', i], `port ${outside} is not between 1 and 65535: choose a valid port number`);
+        return;
+      }
       const key = `${p.protocol}/${p.hostPort}`;
       const owner = portOwner.get(key);
       if (owner && owner.d !== d) {
@@ -146,8 +152,9 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
     const hostPort = ctx.portBase + id;
     if (m.web !== undefined) {
       const owner = portOwner.get(`tcp/${hostPort}`);
-      if (owner && owner.d !== d) {
-        // The app keeps its id for life, so the other app has to move.
+      if (owner) {
+        // The app keeps its id for life, so the other port has to move, even
+        // when the app publishes it itself: the Engine cannot bind it twice.
         fail(owner.d, owner.at, `host port ${hostPort} is app ${m.app}'s web port (${ctx.portBase} + id ${id}): choose another host port`);
       }
       if (hostPort > 65535) fail(d, ['web'], `web host port ${hostPort} is above 65535: lower portBase in hdactl.yaml`);

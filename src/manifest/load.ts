@@ -95,7 +95,9 @@ export function parseManifestText(file: string, text: string): { docs: ManifestD
       }
       return;
     }
-    if (doc.contents === null) return; // an empty document (`---` at the end) holds no app
+    // An empty document (a `---` at the end, or two in a row) holds no app. The
+    // parser gives it a null scalar with no source text, not null contents.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && !doc.contents.source)) return;
     const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
     const appNode = isMap(doc.contents) ? doc.contents.get('app', true) : undefined;
     const appName = isScalar(appNode) && typeof appNode.value === 'string' ? appNode.value : undefined;

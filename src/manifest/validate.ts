@@ -65,7 +65,7 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
         break;
       }
       case 'type':
-        message = `${field} must be ${String(e.params.type).replace(',', ' or ')}, not ${describe(e.data)}`;
+        message = `${field} must be ${String(e.params.type).replace(/,(?=[^,]*$)/, ' or ').replace(/,/g, ', ')}, not ${describe(e.data)}`;
         break;
       case 'enum':
         message = `${field} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}, not ${describe(e.data)}`;

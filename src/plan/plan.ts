@@ -61,7 +61,9 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
   if (!primary) {
     actions.push({ type: 'create', desired, reason: desired.state === 'stopped' ? 'new app (state: stopped)' : 'new app' });
   } else if (primary.specHash !== desired.specHash || liftsLimit(primary.limits, desired.limits)) {
-    actions.push({ type: 'recreate', desired, container: primary, changes: [...specChanges(primary, desired.spec), ...liftedLimits(primary.limits, desired.limits)] });
+    // A recreate for a lifted limit alone must not claim the spec changed too.
+    const specDiff = primary.specHash !== desired.specHash ? specChanges(primary, desired.spec) : [];
+    actions.push({ type: 'recreate', desired, container: primary, changes: [...specDiff, ...liftedLimits(primary.limits, desired.limits)] });
   } else {
     const limitChanges = diffLimits(primary.limits, desired.limits);
     if (limitChanges.length) actions.push({ type: 'update-limits', desired, container: primary, changes: limitChanges });

@@ -1,0 +1,251 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { State } from '../../src/adapters/state/store.js';
+import type { Settings } from '../../src/config/settings.js';
+import { loadTemplates } from '../../src/desired/templates.js';
+import { formatProblem } from '../../src/manifest/problem.js';
+import { loadDesired } from '../../src/pass.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const dirs: string[] = [];
+
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+function settingsFor(manifests: string, volumeAllow: string[] = []): Settings {
+  return {
+    manifests,
+    dataRoot: '/var/hda/apps',
+    stateDir: path.join(manifests, '..', 'state'),
+    domain: 'hda.local',
+    portBase: 35000,
+    instance: 'default',
+    concurrency: 4,
+    vhostDir: path.join(manifests, '..', 'vhosts'),
+    apachectl: 'none',
+    vhostPort: 80,
+    listen: 'none',
+    resyncMs: 60_000,
+    logLevel: 'silent',
+    volumeAllow,
+  };
+}
+
+/**
+ * Writes `files` into a fresh manifests directory and loads it the way a
+ * pass does. Paths in the result are relative to that directory.
+ */
+async function load(files: Record<string, string>, opts: { ids?: Record<string, number>; allow?: string[] } = {}) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hdactl-unit-'));
+  dirs.push(dir);
+  await Promise.all(Object.entries(files).map(([name, text]) => writeFile(path.join(dir, name), text)));
+  const state: State = { version: 1, apps: Object.fromEntries(Object.entries(opts.ids ?? {}).map(([app, id]) => [app, { id }])) };
+  const r = await loadDesired(settingsFor(dir, opts.allow), loadTemplates(), state, new Map());
+  const rel = (f: string) => path.relative(dir, f);
+  return {
+    lines: r.problems.map((p) => formatProblem(p).replaceAll(`${dir}/`, '')),
+    apps: Object.fromEntries(r.model.apps.map((a) => [a.app, a])),
+    frozen: Object.fromEntries([...r.frozen].map(([app, why]) => [app, why.replaceAll(`${dir}/`, '')])),
+    broken: [...r.brokenFiles].map(rel),
+  };
+}
+
+const hydra = 'app: hydra\nkind: container-custom\nimage: linuxserver/hydra:5.3.0\nweb: 5075\n';
+const redis = 'app: redis\nkind: container\nimage: redis:7\n';
+
+describe('reading the manifests directory', () => {
+  it('dotfiles, editor leftovers and other files are ignored', async () => {
+    const garbage = 'app: [this is not: valid\n';
+    const r = await load({
+      'hydra.yaml': hydra,
+      '.hidden.yaml': garbage,
+      '.#hydra.yaml': garbage,
+      'hydra.yaml~': garbage,
+      '.hydra.yaml.swp': garbage,
+      '#hydra.yaml#': garbage,
+      'notes.txt': garbage,
+    });
+    expect(r.lines).toEqual([]);
+    expect(r.broken).toEqual([]);
+    expect(Object.keys(r.apps)).toEqual(['hydra']);
+  });
+
+  it('both .yaml and .yml files are read', async () => {
+    const r = await load({ 'hydra.yaml': hydra, 'redis.yml': redis });
+    expect(Object.keys(r.apps).sort()).toEqual(['hydra', 'redis']);
+  });
+
+  it('a YAML syntax error marks that file broken and leaves the other files loading', async () => {
+    const r = await load({ 'hydra.yaml': hydra, 'redis.yaml': 'app: redis\nkind: container\nimage: redis:7: 1\n' });
+    expect(r.broken).toEqual(['redis.yaml']);
+    expect(r.lines).toEqual(['redis.yaml:3:8: YAML syntax: Nested mappings are not allowed in compact mappings: fix the YAML at this line']);
+    expect(Object.keys(r.apps)).toEqual(['hydra']);
+  });
+
+  it('a document that names no app marks its file broken, since its app cannot be told', async () => {
+    const r = await load({ 'hydra.yaml': hydra, 'list.yaml': '- app: redis\n' });
+    expect(r.broken).toEqual(['list.yaml']);
+    expect(r.lines).toEqual(['list.yaml:1:1: manifest must be object, not a list']);
+  });
+
+  it('a schema problem freezes the app it names, with the problem as the reason', async () => {
+    const r = await load({ 'hydra.yaml': hydra.replace('image:', 'imgae:') });
+    expect(r.apps).toEqual({});
+    expect(r.broken).toEqual([]);
+    expect(r.frozen.hydra).toBe('its manifest is invalid, so it is left as it runs: hydra.yaml:1:1: missing required field "image": add it');
+  });
+
+  it('a file ending in --- is not broken: its apps load and removals are not held back', async () => {
+    const r = await load({ 'apps.yaml': `${hydra}---\n${redis}---\n` });
+    expect(r.lines).toEqual([]);
+    expect(r.broken).toEqual([]);
+    expect(Object.keys(r.apps)).toEqual(['hydra', 'redis']);
+  });
+
+  it('a missing manifests directory is an error, never "no apps"', async () => {
+    await expect(loadDesired(settingsFor('/nonexistent/hdactl/manifests'), loadTemplates(), { version: 1, apps: {} }, new Map()))
+      .rejects.toThrow('cannot read the manifests directory /nonexistent/hdactl/manifests (ENOENT): create it or pass --manifests DIR');
+  });
+
+  it('the manifests shipped in manifests/ validate', async () => {
+    const r = await loadDesired(settingsFor(path.join(ROOT, 'manifests')), loadTemplates(), { version: 1, apps: {} }, new Map());
+    expect(r.problems.map(formatProblem)).toEqual([]);
+    expect(r.brokenFiles.size).toBe(0);
+    expect(r.model.apps.map((a) => a.app)).toContain('demo');
+  });
+});
+
+describe('conflicts between apps', () => {
+  it('an app defined in two files is frozen, with the second definition pointing at the first', async () => {
+    const r = await load({ 'a-hydra.yaml': hydra, 'b-hydra.yaml': `# a copy\n${hydra}`, 'redis.yaml': redis });
+    expect(r.lines).toEqual(['b-hydra.yaml:2:6: app hydra: app hydra is also defined at a-hydra.yaml:1: keep one definition']);
+    expect(Object.keys(r.apps)).toEqual(['redis']);
+    expect(r.frozen).toHaveProperty('hydra');
+  });
+
+  it('two apps with the same hostname: the later one is frozen at its hostname', async () => {
+    const r = await load({
+      'hydra.yaml': hydra,
+      'nzb.yaml': 'app: nzbhydra\nkind: container\nimage: linuxserver/hydra:5.3.0\nweb: 5075\nhostname: hydra\n',
+    });
+    expect(r.lines).toEqual(['nzb.yaml:5:11: app nzbhydra: host name hydra.hda.local is already used by app hydra (hydra.yaml:1): choose another hostname']);
+    expect(Object.keys(r.apps)).toEqual(['hydra']);
+  });
+
+  it('an alias that is another app\'s host name is rejected at the alias', async () => {
+    const r = await load({
+      'hydra.yaml': hydra,
+      'sab.yaml': 'app: sabnzbd\nkind: container\nimage: linuxserver/sabnzbd:4\nweb: 8080\naliases:\n  - sab.example.org\n  - hydra.hda.local\n',
+    });
+    expect(r.lines).toEqual(['sab.yaml:7:5: app sabnzbd: host name hydra.hda.local is already used by app hydra (hydra.yaml:1): choose another hostname']);
+  });
+
+  it('two apps publishing the same host port: the later one is frozen at its port', async () => {
+    const r = await load({
+      'a.yaml': 'app: mqtt\nkind: container\nimage: eclipse-mosquitto:2.0\nports: ["1883:1883"]\n',
+      'b.yaml': 'app: emqx\nkind: container\nimage: emqx:5\nports:\n  - "18083:18083"\n  - "0.0.0.0:1883:1883/tcp"\n',
+    });
+    expect(r.lines).toEqual(['b.yaml:6:5: app emqx: host port 1883/tcp is already published by app mqtt: choose another host port']);
+    expect(Object.keys(r.apps)).toEqual(['mqtt']);
+  });
+
+  it('the same port number over udp and tcp does not collide', async () => {
+    const r = await load({
+      'a.yaml': 'app: dns\nkind: container\nimage: pihole/pihole:2024.07.0\nports: ["53:53/udp"]\n',
+      'b.yaml': 'app: dnstcp\nkind: container\nimage: coredns/coredns:1.11.1\nports: ["53:53"]\n',
+    });
+    expect(r.lines).toEqual([]);
+    expect(Object.keys(r.apps).sort()).toEqual(['dns', 'dnstcp']);
+  });
+
+  it('an extra port on another app\'s web port (35000 + id) is rejected on the app with the extra port', async () => {
+    const r = await load(
+      { 'hydra.yaml': hydra, 'sneaky.yaml': 'app: sneaky\nkind: container\nimage: nginx:1.25\nports:\n  - "35001:80"\n' },
+      { ids: { hydra: 1 } },
+    );
+    expect(r.lines).toEqual(["sneaky.yaml:5:5: app sneaky: host port 35001 is app hydra's web port (35000 + id 1): choose another host port"]);
+    expect(Object.keys(r.apps)).toEqual(['hydra']);
+    expect(r.apps.hydra!.web).toEqual({ containerPort: 5075, hostPort: 35001 });
+  });
+
+  it('an app\'s extra port on its own web port is rejected, since the Engine cannot bind it twice', async () => {
+    const r = await load({ 'hydra.yaml': `${hydra}ports: ["35001:8080"]\n` }, { ids: { hydra: 1 } });
+    expect(r.lines).toEqual(["hydra.yaml:5:9: app hydra: host port 35001 is app hydra's web port (35000 + id 1): choose another host port"]);
+    expect(r.apps).toEqual({});
+  });
+
+  it('a new web app gets an id whose web port no extra port already takes', async () => {
+    const r = await load({ 'hydra.yaml': hydra, 'sneaky.yaml': 'app: sneaky\nkind: container\nimage: nginx:1.25\nports: ["35001:80"]\n' });
+    expect(r.lines).toEqual([]);
+    expect(r.apps.hydra!.web).toEqual({ containerPort: 5075, hostPort: 35002 });
+  });
+});
+
+describe('env values', () => {
+  it('an unknown ${VAR} is an error at its key; $${X} is a literal ${X}', async () => {
+    const r = await load({ 'hydra.yaml': `${hydra}env:\n  OK: "$\${HOME}/x"\n  URL: "http://\${APP_HOSTNAME}:\${HOST_PROT}/"\n` });
+    expect(r.lines).toEqual(['hydra.yaml:7:8: app hydra: unknown variable ${HOST_PROT}: use one of ${APP_IDENTIFIER}, ${APP_HOSTNAME}, ${APP_FQDN}, ${HOST_PORT}, or write $${HOST_PROT} for a literal']);
+    expect(r.apps).toEqual({});
+  });
+
+  it('a literal $${X} reaches the app as ${X}', async () => {
+    const r = await load({ 'hydra.yaml': `${hydra}env:\n  OK: "$\${HOME}/x"\n` });
+    expect(r.apps.hydra!.spec.env).toEqual({ OK: '${HOME}/x' });
+  });
+});
+
+describe('volume policy', () => {
+  const withVolume = (v: string) => `${hydra}volumes:\n  - ${JSON.stringify(v)}\n`;
+  const problemOf = async (v: string, allow: string[] = []) => {
+    const r = await load({ 'hydra.yaml': withVolume(v) }, { allow });
+    return r.lines;
+  };
+  const mountOf = async (v: string, allow: string[] = []) => {
+    const r = await load({ 'hydra.yaml': withVolume(v) }, { allow });
+    expect(r.lines).toEqual([]);
+    return r.apps.hydra!.spec.volumes;
+  };
+
+  it.each([
+    ['./config:/config', { source: '/var/hda/apps/hydra/config', target: '/config', readOnly: false, appData: true }],
+    ['.:/data:rw', { source: '/var/hda/apps/hydra', target: '/data', readOnly: false, appData: true }],
+    ['./a/../b:/b', { source: '/var/hda/apps/hydra/b', target: '/b', readOnly: false, appData: true }],
+    ['/etc/localtime:/etc/localtime:ro', { source: '/etc/localtime', target: '/etc/localtime', readOnly: true, appData: false }],
+    ['/srv/media/movies:/movies:ro', { source: '/srv/media/movies', target: '/movies', readOnly: true, appData: false }],
+    ['/etc/../srv/media/tv:/tv', { source: '/srv/media/tv', target: '/tv', readOnly: false, appData: false }],
+  ])('%s is allowed (volumePolicy.allow: [/srv/media])', async (v, mount) => {
+    expect(await mountOf(v, ['/srv/media'])).toEqual([mount]);
+  });
+
+  it.each([
+    ['../../etc:/x', "../../etc escapes the app's data directory /var/hda/apps/hydra: keep relative sources below ./"],
+    ['./../redis:/x', "./../redis escapes the app's data directory /var/hda/apps/hydra: keep relative sources below ./"],
+    ['/:/host', 'mounting / is never allowed: mount the directory the app needs'],
+    ['/etc:/etc', 'mounting /etc is never allowed (/etc is a system directory): use a relative source such as ./data'],
+    ['/etc/ssl/private:/ssl', 'mounting /etc/ssl/private is never allowed (/etc is a system directory): use a relative source such as ./data'],
+    ['/proc:/host/proc', 'mounting /proc is never allowed (/proc is a system directory): use a relative source such as ./data'],
+    ['/sys/fs/cgroup:/cg', 'mounting /sys/fs/cgroup is never allowed (/sys is a system directory): use a relative source such as ./data'],
+    ['/dev:/dev', 'mounting /dev is never allowed (/dev is a system directory): use a relative source such as ./data'],
+    ['/root/.ssh:/keys', 'mounting /root/.ssh is never allowed (/root is a system directory): use a relative source such as ./data'],
+    ['/boot:/boot', 'mounting /boot is never allowed (/boot is a system directory): use a relative source such as ./data'],
+    ['/var/run/docker.sock:/var/run/docker.sock', 'mounting the Docker socket is never allowed: it gives the app root on the host'],
+    ['/run/docker.sock:/docker.sock', 'mounting the Docker socket is never allowed: it gives the app root on the host'],
+    ['/srv/x/../../etc:/x', 'mounting /etc is never allowed (/etc is a system directory): use a relative source such as ./data'],
+    ['/srv/mediathek:/x', 'host path /srv/mediathek is not allowed by the volume policy: add it under volumePolicy.allow in hdactl.yaml, or use a relative source such as ./data'],
+    ['/home/me:/x', 'host path /home/me is not allowed by the volume policy: add it under volumePolicy.allow in hdactl.yaml, or use a relative source such as ./data'],
+    ['config:/config', 'volume source "config" is a named volume, which hdactl does not manage: write ./config for a directory under the app\'s data dir'],
+  ])('%s is denied', async (v, message) => {
+    expect(await problemOf(v, ['/srv/media'])).toEqual([`hydra.yaml:6:5: app hydra: ${message}`]);
+  });
+
+  it('volumePolicy.allow cannot open a system directory', async () => {
+    expect(await problemOf('/etc/ssl:/ssl', ['/etc', '/'])).toEqual(['hydra.yaml:6:5: app hydra: mounting /etc/ssl is never allowed (/etc is a system directory): use a relative source such as ./data']);
+  });
+
+  it('without volumePolicy.allow an absolute path outside the system directories is still denied', async () => {
+    expect(await problemOf('/srv/media/movies:/movies')).toEqual(['hydra.yaml:6:5: app hydra: host path /srv/media/movies is not allowed by the volume policy: add it under volumePolicy.allow in hdactl.yaml, or use a relative source such as ./data']);
+  });
+});

@@ -1,0 +1,184 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { buildDesired } from '../../src/desired/model.js';
+import { isManifestFile, parseManifestText } from '../../src/manifest/load.js';
+import { formatProblem, type Problem } from '../../src/manifest/problem.js';
+import { checkSchema, didYouMean, type ValidDoc } from '../../src/manifest/validate.js';
+import { desiredContext, FIXTURES } from './plan-fixture.js';
+
+/**
+ * Runs one manifest file through parsing, the schema and the desired model,
+ * as `hdactl validate` does, and returns what the user would read.
+ */
+function validateFixture(name: string) {
+  const text = readFileSync(`${FIXTURES}manifests/${name}`, 'utf8');
+  const parsed = parseManifestText(name, text);
+  const problems: Problem[] = [...parsed.problems];
+  const valid: ValidDoc[] = [];
+  for (const doc of parsed.docs) {
+    const r = checkSchema(doc);
+    problems.push(...r.problems);
+    if (r.valid) valid.push(r.valid);
+  }
+  const model = buildDesired(valid, desiredContext());
+  problems.push(...model.problems);
+  problems.sort((a, b) => a.line - b.line || a.col - b.col);
+  return {
+    lines: problems.map(formatProblem),
+    broken: parsed.broken,
+    apps: model.apps.map((a) => a.app),
+    docs: parsed.docs.map((d) => ({ index: d.index, app: d.appName })),
+  };
+}
+
+describe('a manifest problem names the file, line and column of the offending node', () => {
+  it.each([
+    {
+      situation: 'a typo in a field name gets a did-you-mean hint at its line',
+      file: 'typo-image.yaml',
+      lines: [
+        'typo-image.yaml:2:1: app hydra: missing required field "image": add it',
+        'typo-image.yaml:4:1: app hydra: unknown field "imgae": did you mean "image"?',
+      ],
+    },
+    {
+      situation: 'a typo inside limits points at the nested key',
+      file: 'typo-limits.yaml',
+      lines: ['typo-limits.yaml:7:3: app jellyfin: unknown field "memroy": did you mean "memory"?'],
+    },
+    {
+      situation: 'a missing required field points at the start of the document',
+      file: 'missing-kind.yaml',
+      lines: ['missing-kind.yaml:3:1: app hydra: missing required field "kind": add it'],
+    },
+    {
+      situation: 'a port with an unknown separator is rejected at its list item',
+      file: 'bad-port.yaml',
+      lines: ['bad-port.yaml:7:5: app mqtt: ports.1 "9001-tcp" is not valid: extra published ports, in Compose short syntax [ADDRESS:]HOST:CONTAINER[/PROTOCOL] or as objects.'],
+    },
+    {
+      situation: 'a port number above 65535 is rejected at its list item',
+      file: 'port-out-of-range.yaml',
+      lines: ['port-out-of-range.yaml:7:5: app mqtt: port 70000 is not between 1 and 65535: choose a valid port number'],
+    },
+    {
+      situation: 'values of the wrong type say what they must be, at the value',
+      file: 'wrong-types.yaml',
+      lines: [
+        'wrong-types.yaml:5:6: app hydra: web must be integer, not "5075"',
+        'wrong-types.yaml:6:10: app hydra: restart must be one of no, always, on-failure, unless-stopped, not "sometimes"',
+        'wrong-types.yaml:8:7: app hydra: env.TZ must be string, number or boolean, not a list',
+      ],
+    },
+    {
+      situation: 'a list where an app mapping belongs is rejected as a whole',
+      file: 'list-not-mapping.yaml',
+      lines: ['list-not-mapping.yaml:2:1: manifest must be object, not a list'],
+    },
+  ])('$situation', ({ file, lines }) => {
+    const r = validateFixture(file);
+    expect(r.lines).toEqual(lines);
+    expect(r.broken).toBe(false);
+    expect(r.apps).toEqual([]);
+  });
+
+  it('an app name with capitals and an underscore is rejected at the name, with the naming rule', () => {
+    const r = validateFixture('bad-name.yaml');
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toMatch(/^bad-name\.yaml:2:6: app My_App: app "My_App" is not valid \(must match pattern .*\): .*lower-case letters, digits and '-', 2 to 32 characters, starting with a letter\.$/);
+    expect(r.apps).toEqual([]);
+  });
+
+  it('formatProblem leaves out the app when its name is unknown', () => {
+    expect(formatProblem({ file: 'a.yaml', line: 3, col: 7, message: 'something is wrong' })).toBe('a.yaml:3:7: something is wrong');
+    expect(formatProblem({ file: 'a.yaml', line: 3, col: 7, app: 'hydra', message: 'something is wrong' })).toBe('a.yaml:3:7: app hydra: something is wrong');
+  });
+});
+
+describe('files with several documents', () => {
+  it('a problem in the second document is reported at its line in the file, and the first app still loads', () => {
+    const r = validateFixture('multi-doc.yaml');
+    expect(r.lines).toEqual(['multi-doc.yaml:9:1: app hydra: unknown field "wbe": did you mean "web"?']);
+    expect(r.apps).toEqual(['redis']);
+  });
+
+  it('a trailing --- is an empty document, not an invalid app', () => {
+    const r = validateFixture('multi-doc.yaml');
+    expect(r.docs).toEqual([{ index: 0, app: 'redis' }, { index: 1, app: 'hydra' }]);
+    expect(r.broken).toBe(false);
+  });
+
+  it('two --- in a row and a file of only comments hold no app and no problem', () => {
+    expect(parseManifestText('a.yaml', '---\n---\napp: redis\nkind: container\nimage: redis:7\n').docs.map((d) => d.appName)).toEqual(['redis']);
+    const comments = parseManifestText('b.yaml', '# nothing here yet\n');
+    expect(comments).toMatchObject({ docs: [], problems: [], broken: false });
+  });
+
+  it('each document has its own generation, which changes only when that document changes', () => {
+    const a = 'app: redis\nkind: container\nimage: redis:7\n---\napp: hydra\nkind: container\nimage: linuxserver/hydra:5.3.0\n';
+    const b = a.replace('hydra:5.3.0', 'hydra:5.4.0');
+    const [redisA, hydraA] = parseManifestText('x.yaml', a).docs;
+    const [redisB, hydraB] = parseManifestText('x.yaml', b).docs;
+    expect(redisB!.generation).toBe(redisA!.generation);
+    expect(hydraB!.generation).not.toBe(hydraA!.generation);
+  });
+});
+
+describe('YAML syntax errors mark the file broken', () => {
+  it.each([
+    {
+      situation: 'a second colon on a line is reported at that line',
+      file: 'syntax-error.yaml',
+      first: 'syntax-error.yaml:5:6: YAML syntax: Nested mappings are not allowed in compact mappings: fix the YAML at this line',
+    },
+    {
+      situation: 'a key given twice is reported at the second one',
+      file: 'duplicate-key.yaml',
+      first: 'duplicate-key.yaml:6:1: YAML syntax: Map keys must be unique: fix the YAML at this line',
+    },
+  ])('$situation', ({ file, first }) => {
+    const r = validateFixture(file);
+    expect(r.broken).toBe(true);
+    expect(r.docs).toEqual([]);
+    expect(r.lines[0]).toBe(first);
+  });
+
+  it('an unclosed quote breaks the file, so its app is neither created nor removed', () => {
+    const r = validateFixture('unclosed-quote.yaml');
+    expect(r.broken).toBe(true);
+    expect(r.apps).toEqual([]);
+    expect(r.lines).toEqual([expect.stringMatching(/^unclosed-quote\.yaml:\d+:\d+: YAML syntax: Missing closing "quote: fix the YAML at this line$/)]);
+  });
+});
+
+describe('which files in the manifests directory are manifests', () => {
+  it.each([
+    ['hydra.yaml', true],
+    ['hydra.yml', true],
+    ['.hydra.yaml', false],
+    ['.#hydra.yaml', false],
+    ['hydra.yaml~', false],
+    ['.hydra.yaml.swp', false],
+    ['hydra.yaml.swp', false],
+    ['hydra.yaml.swx', false],
+    ['#hydra.yaml#', false],
+    ['README.md', false],
+    ['hydra.json', false],
+  ])('%s is read: %s', (name, read) => {
+    expect(isManifestFile(name)).toBe(read);
+  });
+});
+
+describe('did-you-mean hints', () => {
+  const fields = ['app', 'kind', 'image', 'hostname', 'aliases', 'web', 'ports', 'volumes', 'env', 'command', 'limits', 'restart', 'init', 'stopTimeout', 'state'];
+  it.each([
+    ['imgae', 'image'],
+    ['volume', 'volumes'],
+    ['enviroment', undefined],
+    ['stoptimeout', 'stopTimeout'],
+    ['hostnmae', 'hostname'],
+    ['xyz', undefined],
+  ])('%s suggests %s', (word, guess) => {
+    expect(didYouMean(word, fields)).toBe(guess);
+  });
+});

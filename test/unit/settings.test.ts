@@ -1,0 +1,109 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { resolveSettings } from '../../src/config/settings.js';
+
+let cwd: string;
+
+beforeEach(async () => {
+  cwd = await mkdtemp(path.join(tmpdir(), 'hdactl-settings-'));
+});
+afterEach(async () => {
+  await rm(cwd, { recursive: true, force: true });
+});
+
+const config = (yaml: string, name = 'hdactl.yaml') => writeFile(path.join(cwd, name), yaml);
+const resolve = (flags: Record<string, string> = {}, env: Record<string, string> = {}) => resolveSettings(flags, env, cwd, 'apachectl');
+
+describe('where a setting comes from', () => {
+  it('with no flag, variable or hdactl.yaml, the defaults apply, with paths under the working directory', () => {
+    const s = resolve();
+    expect(s).toEqual({
+      manifests: path.join(cwd, 'manifests'),
+      dataRoot: path.join(cwd, '.hdactl/data'),
+      stateDir: path.join(cwd, '.hdactl'),
+      domain: 'hda.local',
+      portBase: 35000,
+      instance: 'default',
+      concurrency: 4,
+      vhostDir: path.join(cwd, '.hdactl/vhosts'),
+      apachectl: 'apachectl',
+      vhostPort: 80,
+      listen: '127.0.0.1:9469',
+      resyncMs: 60_000,
+      logLevel: 'info',
+      volumeAllow: [],
+    });
+  });
+
+  it.each([
+    { situation: 'hdactl.yaml beats the default', file: true, env: false, flag: false, domain: 'file.lan', portBase: 36000 },
+    { situation: 'an HDACTL_* variable beats hdactl.yaml', file: true, env: true, flag: false, domain: 'env.lan', portBase: 37000 },
+    { situation: 'a flag beats an HDACTL_* variable', file: true, env: true, flag: true, domain: 'flag.lan', portBase: 38000 },
+    { situation: 'a flag beats the default without a file', file: false, env: false, flag: true, domain: 'flag.lan', portBase: 38000 },
+  ])('$situation', async ({ file, env, flag, domain, portBase }) => {
+    if (file) await config('domain: file.lan\nportBase: 36000\n');
+    const s = resolve(
+      flag ? { domain: 'flag.lan', 'port-base': '38000' } : {},
+      env ? { HDACTL_DOMAIN: 'env.lan', HDACTL_PORT_BASE: '37000' } : {},
+    );
+    expect({ domain: s.domain, portBase: s.portBase }).toEqual({ domain, portBase });
+  });
+
+  it('multi-word settings use HDACTL_ variables with underscores and kebab-case flags', () => {
+    const s = resolve({ 'vhost-dir': '/etc/apache2/sites-hdactl' }, { HDACTL_DATA_ROOT: '/var/hda/apps', HDACTL_LOG_LEVEL: 'debug' });
+    expect(s).toMatchObject({ vhostDir: '/etc/apache2/sites-hdactl', dataRoot: '/var/hda/apps', logLevel: 'debug' });
+  });
+
+  it('relative paths in hdactl.yaml are resolved against the working directory', async () => {
+    await config('manifests: ./apps\nstateDir: /var/lib/hdactl\n');
+    const s = resolve();
+    expect(s.manifests).toBe(path.join(cwd, 'apps'));
+    expect(s.stateDir).toBe('/var/lib/hdactl');
+    expect(s.configFile).toBe(path.join(cwd, 'hdactl.yaml'));
+  });
+
+  it('the volume policy comes from hdactl.yaml', async () => {
+    await config('volumePolicy:\n  allow: [/srv/media, /mnt/backup]\n');
+    expect(resolve().volumeAllow).toEqual(['/srv/media', '/mnt/backup']);
+  });
+
+  it('--config reads another file instead of hdactl.yaml', async () => {
+    await config('domain: file.lan\n');
+    await config('domain: other.lan\n', 'other.yaml');
+    const s = resolve({ config: 'other.yaml' });
+    expect(s.domain).toBe('other.lan');
+    expect(s.configFile).toBe(path.join(cwd, 'other.yaml'));
+  });
+});
+
+describe('bad settings say what to fix', () => {
+  it('an unknown key in hdactl.yaml is an error naming the file and the key', async () => {
+    await config('domain: hda.local\nportbase: 36000\n');
+    expect(() => resolve()).toThrow(`${path.join(cwd, 'hdactl.yaml')}: /: must NOT have additional properties "portbase": see schemas/config.schema.json`);
+  });
+
+  it('a value of the wrong type in hdactl.yaml names the file and the field', async () => {
+    await config('portBase: lots\n');
+    expect(() => resolve()).toThrow(`${path.join(cwd, 'hdactl.yaml')}: /portBase: must be integer: see schemas/config.schema.json`);
+  });
+
+  it('a YAML syntax error in hdactl.yaml names the file, line and column', async () => {
+    await config('domain: hda.local\nportBase: 1: 2\n');
+    expect(() => resolve()).toThrow(new RegExp(`^${path.join(cwd, 'hdactl.yaml').replace(/[.]/g, '\\.')}:2:\\d+: YAML syntax: `));
+  });
+
+  it('a --config file that does not exist is an error, not the defaults', () => {
+    expect(() => resolve({ config: 'missing.yaml' })).toThrow(`config file ${path.join(cwd, 'missing.yaml')} does not exist: check the --config path`);
+  });
+
+  it.each([
+    [{ 'port-base': 'abc' }, {}, '--port-base abc is not a whole number from 1 to 65000'],
+    [{}, { HDACTL_CONCURRENCY: '0' }, '--concurrency 0 is not a whole number from 1 to 64'],
+    [{ 'vhost-port': '70000' }, {}, '--vhost-port 70000 is not a whole number from 1 to 65535'],
+    [{ resync: '1h' }, {}, '--resync: invalid duration "1h": use a number with ms, s or m, such as 10s'],
+  ])('flags %j and variables %j: %s', (flags, env, message) => {
+    expect(() => resolve(flags, env)).toThrow(message);
+  });
+});
