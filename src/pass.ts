@@ -117,7 +117,7 @@ export function onlyApps(p: Plan, apps: ReadonlySet<string>): Plan {
 }
 
 /** Computes and applies one pass. */
-export async function runPass(deps: PassDeps, only?: ReadonlySet<string>): Promise<PassPlan & { results: AppResult[] }> {
+export async function runPass(deps: PassDeps, only?: ReadonlySet<string> | ((p: Plan) => ReadonlySet<string>)): Promise<PassPlan & { results: AppResult[] }> {
   const planAndReserve = async () => {
     const c = await computePlan(deps);
     // Ids are the apps' for life: record new ones before anything runs on their ports.
@@ -128,7 +128,7 @@ export async function runPass(deps: PassDeps, only?: ReadonlySet<string>): Promi
     return c;
   };
   const computed = deps.exclusive ? await deps.exclusive(planAndReserve) : await planAndReserve();
-  const todo = only ? onlyApps(computed.plan, only) : computed.plan;
+  const todo = only ? onlyApps(computed.plan, typeof only === 'function' ? only(computed.plan) : only) : computed.plan;
   const results = await applyPlan(todo, {
     engine: deps.engine,
     vhosts: deps.vhosts,
