@@ -64,14 +64,23 @@ async function apply(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
   const deps = wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) });
   deps.onProgress = (app, line) => err(`  ${app}: ${line}`);
-  const { results, desired } = await runPass(deps);
+  const { results, desired, plan } = await runPass(deps);
   for (const p of desired.problems) err(formatProblem(p));
-  for (const r of results) out(`${r.app} ${r.outcome}${r.message && r.outcome !== 'unchanged' ? `: ${r.message}` : ''}`);
+  for (const r of results) {
+    out(`${r.app} ${r.outcome}${r.message && r.outcome !== 'unchanged' ? `: ${r.message}` : ''}`);
+    // A warning (a hand-written vhost) rides along an outcome that succeeded; the
+    // message above holds only the steps that ran, so say it on a line of its own.
+    if (r.error && r.outcome !== 'failed' && r.outcome !== 'skipped') out(`! ${r.app}: ${r.error}`);
+  }
   if (!deps.web.enabled && results.some((r) => r.steps.some((s) => s.startsWith('vhost-')))) {
     err('vhost files written; Apache was not reloaded (--apachectl none)');
   }
+  // A conflict fails the run; an invalid manifest is reported above, and a
+  // warning alone (a hand-written vhost left alone, as its header invites) is not
+  // a failure: plan calls that app in sync, and the first apply exited 0 too.
   const frozen = new Set(desired.frozen.keys());
-  const failed = results.filter((r) => (r.outcome === 'failed' || r.outcome === 'skipped') && !frozen.has(r.app));
+  const blocked = new Set(plan.apps.filter((a) => a.blocked).map((a) => a.app));
+  const failed = results.filter((r) => r.outcome === 'failed' || (r.outcome === 'skipped' && blocked.has(r.app) && !frozen.has(r.app)));
   return failed.length ? 1 : 0;
 }
 

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { createWorld, type World } from '../support/world.js';
 
+const ROOT = new URL('../..', import.meta.url).pathname;
+
 describe('the CLI as a person or a script sees it', () => {
   let w: World | undefined;
   afterEach(async () => {
@@ -61,8 +63,16 @@ describe('the CLI as a person or a script sees it', () => {
     expect(problems).toEqual([expect.objectContaining({ file: `${w.manifests}/bad.yaml`, line: 4 })]);
   });
 
+  it('validate passes the shipped examples', async () => {
+    w = await createWorld();
+    const examples = path.join(ROOT, 'examples');
+    const r = await w.hdactl(['validate', examples]);
+    expect(r.stdout).toBe(`2 app(s) valid in ${examples}\n`);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
   it('validate passes a directory of good manifests and names file:line:col for each problem in a bad one', async () => {
-    // examples/ (gitlab.yaml, hydra.yaml) is being added elsewhere; until then this covers validate on its own fixtures.
     w = await createWorld();
     const good = path.join(w.dir, 'good');
     const bad = path.join(w.dir, 'bad');

@@ -1,0 +1,249 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { startApache, type PrivateApache } from '../support/apache.js';
+import { TEST_IMAGE } from '../support/global-setup.js';
+import { inspect, pageWith } from '../support/engine.js';
+import { createWorld, eventually, httpGet, type World } from '../support/world.js';
+
+function webApp(app: string, message: string, extra = ''): string {
+  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n${extra}`;
+}
+
+/**
+ * Polls Apache until the host name no longer gets the page, and returns what
+ * it gets then: the default vhost's answer, the same as for a name nobody serves.
+ */
+async function unreachable(apachePort: number, host: string, page: string): Promise<{ status: number; body: string }> {
+  return eventually(async () => {
+    const r = await httpGet(apachePort, host);
+    return !r || r.status !== 200 || !r.body.includes(page) ? r ?? { status: 0, body: '' } : undefined;
+  });
+}
+
+/** What Apache answers for a host name no vhost serves. */
+async function nobody(apachePort: number): Promise<{ status: number; body: string }> {
+  return eventually(() => httpGet(apachePort, 'nobody.invalid'));
+}
+
+describe('Apache vhosts', () => {
+  let w: World | undefined;
+  let apache: PrivateApache | undefined;
+  afterEach(async () => {
+    await apache?.stop();
+    await w?.cleanup();
+    apache = undefined;
+    w = undefined;
+  });
+
+  /** A world whose hdactl drives its own private Apache. */
+  async function webWorld(): Promise<{ w: World; apache: PrivateApache; vhost: (app: string) => string }> {
+    w = await createWorld();
+    await mkdir(w.vhostDir, { recursive: true });
+    apache = await startApache(w.vhostDir);
+    w.flags.push('--apachectl', apache.apachectl, '--vhost-port', String(apache.port));
+    const dir = w.vhostDir;
+    return { w, apache, vhost: (app) => path.join(dir, `${app}.conf`) };
+  }
+
+  it('a web app is reached through Apache at <app>.<domain>, shows env changes, and is unreachable once removed', async () => {
+    const { w, apache, vhost } = await webWorld();
+    const app = `${w.prefix}site`;
+    const file = await w.writeManifest('site.yaml', webApp(app, 'first'));
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toMatch(new RegExp(`^${app} created: .*; vhost ${app}\\.hda\\.test → 127\\.0\\.0\\.1:${w.portBase + 1}\\n$`));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const conf = await readFile(vhost(app), 'utf8');
+    expect(conf).toContain(`<VirtualHost *:${apache.port}>`);
+    expect(conf).toContain(`ServerName ${app}.hda.test`);
+    expect(conf).toContain(`ProxyPass / http://127.0.0.1:${w.portBase + 1}/`);
+    await pageWith(apache.port, 'first', `${app}.hda.test`);
+
+    await w.writeManifest('site.yaml', webApp(app, 'second'));
+    const changed = await w.hdactl(['apply']);
+    expect(changed.stdout).toBe(`${app} recreated: env.MESSAGE first → second\n`);
+    await pageWith(apache.port, 'second', `${app}.hda.test`);
+
+    await rm(file);
+    const removed = await w.hdactl(['apply']);
+    expect(removed.stdout).toBe(`${app} removed: vhost manifest deleted; manifest deleted\n`);
+    expect(removed.code).toBe(0);
+    expect(existsSync(vhost(app))).toBe(false);
+    const after = await unreachable(apache.port, `${app}.hda.test`, 'second');
+    expect(after).toEqual(await nobody(apache.port));
+  });
+
+  it('a hand-edited vhost shows as drift in plan and status and is restored; a deleted one is recreated', async () => {
+    const { w, apache, vhost } = await webWorld();
+    const app = `${w.prefix}drift`;
+    await w.writeManifest('drift.yaml', webApp(app, 'drift'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const managed = await readFile(vhost(app), 'utf8');
+    const url = `http://${app}.hda.test:${apache.port}/`;
+    const status = await w.hdactl(['status']);
+    expect(status.stdout).toMatch(new RegExp(`^${app} +running .*${url.replace(/[.]/g, '\\.')} +${w.portBase + 1} +in sync +yes`, 'm'));
+    expect(status.code).toBe(0);
+
+    // Someone points the vhost elsewhere by hand.
+    await writeFile(vhost(app), managed.replace(`http://127.0.0.1:${w.portBase + 1}/`, 'http://127.0.0.1:9/'));
+    const plan = await w.hdactl(['plan']);
+    expect(plan.stdout).toBe(`~ vhost ${app}: drifted (edited outside hdactl)\n`);
+    expect(plan.code).toBe(2);
+    expect((await w.hdactl(['status'])).stdout).toMatch(new RegExp(`^${app} +running .* drifted +no`, 'm'));
+    const fix = await w.hdactl(['apply']);
+    expect(fix.stdout).toBe(`${app} configured: vhost drifted (edited outside hdactl)\n`);
+    expect(fix.code).toBe(0);
+    expect(await readFile(vhost(app), 'utf8')).toBe(managed);
+    await pageWith(apache.port, 'drift', `${app}.hda.test`);
+
+    await rm(vhost(app));
+    expect((await w.hdactl(['plan'])).stdout).toBe(`+ vhost ${app}: drifted (deleted outside hdactl)\n`);
+    const back = await w.hdactl(['apply']);
+    expect(back.stdout).toBe(`${app} configured: vhost drifted (deleted outside hdactl)\n`);
+    expect(await readFile(vhost(app), 'utf8')).toBe(managed);
+    await pageWith(apache.port, 'drift', `${app}.hda.test`);
+    expect((await w.hdactl(['plan'])).code).toBe(0);
+  });
+
+  it('a template that fails the configtest fails its apps, rolls every vhost file back, and Apache keeps serving the old config', async () => {
+    const { w, apache, vhost } = await webWorld();
+    const old = `${w.prefix}old`;
+    const neu = `${w.prefix}new`;
+    await w.writeManifest('old.yaml', webApp(old, 'still here'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    await pageWith(apache.port, 'still here', `${old}.hda.test`);
+    const oldConf = await readFile(vhost(old), 'utf8');
+
+    const templates = path.join(w.dir, 'templates');
+    await mkdir(templates);
+    await writeFile(path.join(templates, 'container.conf'), [
+      '<VirtualHost *:VHOST_PORT>',
+      '  ServerName APP_HOSTNAME',
+      '  NoSuchDirective on',
+      '  ProxyPass / http://127.0.0.1:APP_PORT/',
+      '</VirtualHost>',
+      '',
+    ].join('\n'));
+    await w.writeManifest('new.yaml', webApp(neu, 'new'));
+    const r = await w.hdactl(['apply', '--templates', templates]);
+    // Both apps' vhost changes were in the failed transaction; each is reported with Apache's error.
+    const error = `apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: AH00526: Syntax error on line 6 of ${vhost(neu)}: Invalid command 'NoSuchDirective'`;
+    expect(r.stdout.split('\n').filter((l) => l).map((l) => l.slice(0, l.indexOf(': ') + 2 + error.length)).sort()).toEqual([
+      `${neu} failed: ${error}`,
+      `${old} failed: ${error}`,
+    ]);
+    expect(r.code).toBe(1);
+    expect(await readFile(vhost(old), 'utf8')).toBe(oldConf);
+    expect(existsSync(vhost(neu))).toBe(false);
+    // The new app's container runs; only its vhost waits.
+    expect((await inspect(neu)).State.Running).toBe(true);
+    await pageWith(apache.port, 'still here', `${old}.hda.test`);
+    expect(await httpGet(apache.port, `${neu}.hda.test`)).toEqual(await nobody(apache.port));
+
+    // Without the broken template the next apply brings the new vhost.
+    const next = await w.hdactl(['apply']);
+    // (The planner cannot tell a rolled-back vhost from one deleted by hand, so it says "drifted".)
+    expect(next.stdout).toMatch(new RegExp(`^${neu} configured: vhost .*\\n${old} unchanged\\n$`));
+    expect(next.code).toBe(0);
+    expect(await readFile(vhost(neu), 'utf8')).toContain(`ProxyPass / http://127.0.0.1:${w.portBase + 2}/`);
+    await pageWith(apache.port, 'new', `${neu}.hda.test`);
+  });
+
+  it('a hand-written <app>.conf without hdactl\'s header is never touched, and apply says so', async () => {
+    const { w, apache, vhost } = await webWorld();
+    const app = `${w.prefix}hand`;
+    const handWritten = [
+      '# my own vhost, do not touch',
+      `<VirtualHost *:${apache.port}>`,
+      `  ServerName ${app}.hda.test`,
+      '  <Location />',
+      '    Require all denied',
+      '  </Location>',
+      '</VirtualHost>',
+      '',
+    ].join('\n');
+    await writeFile(vhost(app), handWritten);
+    await w.writeManifest('hand.yaml', webApp(app, 'hand'));
+    const warning = `vhost file ${app}.conf exists without hdactl's header, so hdactl leaves it alone`;
+
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toMatch(new RegExp(`^${app} created: .*\\n! ${app}: ${warning}: delete or rename it`));
+    expect(r.code).toBe(0);
+    expect(await readFile(vhost(app), 'utf8')).toBe(handWritten);
+    await pageWith(w.portBase + 1, 'hand');
+
+    // Nothing else to do: the app is reported as skipped for its vhost, and that is no failure.
+    const again = await w.hdactl(['apply']);
+    expect(again.stdout).toMatch(new RegExp(`^${app} skipped: ${warning}`));
+    expect(again.code).toBe(0);
+    expect(await readFile(vhost(app), 'utf8')).toBe(handWritten);
+    const plan = await w.hdactl(['plan']);
+    expect(plan.stdout).toContain(`! ${app}: ${warning}`);
+    expect(plan.code).toBe(0);
+    expect((await w.hdactl(['status'])).stdout).toMatch(new RegExp(`^${app} .* conflict `, 'm'));
+    // Apache serves the hand-written vhost, not a proxy to the app.
+    expect((await eventually(() => httpGet(apache.port, `${app}.hda.test`)))?.status).toBe(403);
+  });
+
+  it('aliases reach the app through Apache, and templates/<kind>.conf is used for apps of that kind', async () => {
+    const { w, apache, vhost } = await webWorld();
+    const special = `${w.prefix}special`;
+    const plain = `${w.prefix}plain`;
+    const alias = `${w.prefix}alias.example.test`;
+    const templates = path.join(w.dir, 'templates');
+    await mkdir(templates);
+    // A kind template that keeps /private behind Apache.
+    await writeFile(path.join(templates, 'container-special.conf'), [
+      '<VirtualHost *:VHOST_PORT>',
+      '  ServerName APP_HOSTNAME',
+      '  APP_ALIASES',
+      '  <Location /private>',
+      '    Require all denied',
+      '  </Location>',
+      '  ProxyPass /private !',
+      '  ProxyPass / http://127.0.0.1:APP_PORT/',
+      '</VirtualHost>',
+      '',
+    ].join('\n'));
+    await w.writeManifest('special.yaml', `app: ${special}\nkind: container-special\nimage: ${TEST_IMAGE}\nweb: 80\naliases: [${alias}]\nenv: { MESSAGE: special }\n`);
+    await w.writeManifest('plain.yaml', webApp(plain, 'plain', `aliases: [${w.prefix}other.example.test]\n`));
+    const r = await w.hdactl(['apply', '--templates', templates]);
+    expect(r.code).toBe(0);
+
+    expect(await readFile(vhost(special), 'utf8')).toContain(`  ServerAlias ${alias}\n`);
+    expect(await readFile(vhost(special), 'utf8')).toContain('<Location /private>');
+    expect(await readFile(vhost(plain), 'utf8')).toContain(`  ServerAlias ${w.prefix}other.example.test\n`);
+    expect(await readFile(vhost(plain), 'utf8')).not.toContain('<Location /private>');
+    await pageWith(apache.port, 'special', `${special}.hda.test`);
+    await pageWith(apache.port, 'special', alias);
+    await pageWith(apache.port, 'plain', `${w.prefix}other.example.test`);
+    // /private: denied by the kind template, passed through to the app (which has no such page) otherwise.
+    expect((await httpGet(apache.port, alias, '/private'))?.status).toBe(403);
+    expect((await httpGet(apache.port, `${plain}.hda.test`, '/private'))?.status).toBe(404);
+  });
+
+  it('a headless app gets no vhost, and an app that drops web loses its vhost', async () => {
+    const { w, apache, vhost } = await webWorld();
+    const headless = `${w.prefix}headless`;
+    const shrinking = `${w.prefix}shrink`;
+    await w.writeManifest('headless.yaml', `app: ${headless}\nkind: container-custom\nimage: ${TEST_IMAGE}\nenv: { MESSAGE: headless }\n`);
+    await w.writeManifest('shrink.yaml', webApp(shrinking, 'shrinking'));
+    const r = await w.hdactl(['apply']);
+    expect(r.code).toBe(0);
+    expect(existsSync(vhost(headless))).toBe(false);
+    expect((await inspect(headless)).HostConfig.PortBindings).toEqual({});
+    await pageWith(apache.port, 'shrinking', `${shrinking}.hda.test`);
+    expect((await w.hdactl(['status'])).stdout).toMatch(new RegExp(`^${headless} +running +${TEST_IMAGE} +- +- +- `, 'm'));
+
+    await w.writeManifest('shrink.yaml', `app: ${shrinking}\nkind: container-custom\nimage: ${TEST_IMAGE}\nenv:\n  MESSAGE: "shrinking"\n`);
+    const drop = await w.hdactl(['apply']);
+    expect(drop.stdout).toContain(`${shrinking} recreated: ports 127.0.0.1:${w.portBase + 2}:80/tcp → none; vhost app has no web port any more\n`);
+    expect(drop.code).toBe(0);
+    expect(existsSync(vhost(shrinking))).toBe(false);
+    expect((await inspect(shrinking)).HostConfig.PortBindings).toEqual({});
+    expect(await unreachable(apache.port, `${shrinking}.hda.test`, 'shrinking')).toEqual(await nobody(apache.port));
+    expect((await w.hdactl(['plan'])).code).toBe(0);
+  });
+});
