@@ -15,7 +15,7 @@ import { buildDesired, type DesiredModel } from './desired/model.js';
 import type { Templates } from './desired/vhost.js';
 import { loadManifestDir } from './manifest/load.js';
 import type { Problem } from './manifest/problem.js';
-import { checkSchema, type ValidDoc } from './manifest/validate.js';
+import { checkSchema, isAppName, type ValidDoc } from './manifest/validate.js';
 import { observe } from './observe/observe.js';
 import type { Observed } from './observe/types.js';
 import type { Plan } from './plan/actions.js';
@@ -60,7 +60,9 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
     const r = checkSchema(doc);
     if (r.valid) valid.push(r.valid);
     problems.push(...r.problems);
-    if (r.problems.length > 0 && !doc.appName) loaded.brokenFiles.add(doc.file);
+    // When the document's app cannot be told for sure, neither can which apps the file
+    // still defines: `app: Hydra` is a typo for hydra, not a rename that removes it.
+    if (r.problems.length > 0 && !(doc.appName && isAppName(doc.appName))) loaded.brokenFiles.add(doc.file);
   }
   const knownIds = new Map(observedIds);
   for (const [app, rec] of Object.entries(state.apps)) knownIds.set(app, rec.id);

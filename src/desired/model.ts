@@ -273,7 +273,8 @@ function parseVolume(v: string, appDataDir: string, policy: VolumePolicy): { mou
   if (source.startsWith('/')) {
     const denied = checkHostPath(source, policy);
     if (denied) return { error: denied };
-    return { mount: { source: path.posix.normalize(source), target, readOnly, appData: false } };
+    // Normalised like the policy check, so /srv/media/ and /srv/media are one spec (one hash).
+    return { mount: { source: path.posix.normalize(source).replace(/(.)\/+$/, '$1'), target, readOnly, appData: false } };
   }
   if (!source.startsWith('./') && !source.startsWith('../') && source !== '.') {
     return { error: `volume source ${JSON.stringify(source)} is a named volume, which hdactl does not manage: write ./${source} for a directory under the app's data dir` };

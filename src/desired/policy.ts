@@ -25,6 +25,8 @@ export function checkHostPath(raw: string, policy: VolumePolicy): string | undef
   if (DOCKER_SOCKETS.includes(p) || path.posix.basename(p) === 'docker.sock') {
     return 'mounting the Docker socket is never allowed: it gives the app root on the host';
   }
+  // A directory that holds the socket hands it over just the same (allow: [/run] would).
+  if (DOCKER_SOCKETS.some((sock) => within(sock, p))) return `mounting ${p} is never allowed: it holds the Docker socket, which gives the app root on the host`;
   if (ALWAYS_ALLOWED.includes(p)) return undefined;
   const denied = DENIED_ROOTS.find((r) => within(p, r));
   if (denied) return `mounting ${p} is never allowed (${denied} is a system directory): use a relative source such as ./data`;

@@ -19,6 +19,13 @@ addFormats(ajv);
 const appSchema = loadSchema('app.schema.json');
 const validateApp = ajv.compile<AppManifest>(appSchema);
 
+const APP_NAME = new RegExp((appSchema.properties as Record<string, { pattern: string }>).app!.pattern);
+
+/** True for a valid app name. An invalid one in a manifest is a typo, not a rename. */
+export function isAppName(name: string): boolean {
+  return APP_NAME.test(name);
+}
+
 /** Compiles another schema with the same settings (used for hdactl.yaml). */
 export function compileSchema<T>(schema: Record<string, unknown>) {
   return ajv.compile<T>(schema);

@@ -91,6 +91,12 @@ describe('reading the manifests directory', () => {
     expect(r.lines).toEqual(['list.yaml:1:1: manifest must be object, not a list']);
   });
 
+  it('a typo that makes the app name invalid (app: Hydra) marks the file broken, so the running hydra is not removed as if renamed', async () => {
+    const r = await load({ 'hydra.yaml': hydra.replace('app: hydra', 'app: Hydra') });
+    expect(r.apps).toEqual({});
+    expect(r.broken).toEqual(['hydra.yaml']);
+  });
+
   it('a schema problem freezes the app it names, with the problem as the reason', async () => {
     const r = await load({ 'hydra.yaml': hydra.replace('image:', 'imgae:') });
     expect(r.apps).toEqual({});
@@ -239,6 +245,15 @@ describe('volume policy', () => {
     ['config:/config', 'volume source "config" is a named volume, which hdactl does not manage: write ./config for a directory under the app\'s data dir'],
   ])('%s is denied', async (v, message) => {
     expect(await problemOf(v, ['/srv/media'])).toEqual([`hydra.yaml:6:5: app hydra: ${message}`]);
+  });
+
+  it.each(['/run:/run', '/var/run:/host-run', '/var:/var'])('allowing %s cannot hand over the Docker socket inside it', async (v) => {
+    const dir = v.split(':')[0]!;
+    expect(await problemOf(v, [dir])).toEqual([`hydra.yaml:6:5: app hydra: mounting ${dir} is never allowed: it holds the Docker socket, which gives the app root on the host`]);
+  });
+
+  it('a trailing slash does not make another mount: /srv/media/ and /srv/media are the same spec', async () => {
+    expect(await mountOf('/srv/media/:/media', ['/srv/media'])).toEqual(await mountOf('/srv/media:/media', ['/srv/media']));
   });
 
   it('volumePolicy.allow cannot open a system directory', async () => {
