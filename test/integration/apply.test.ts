@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, isGone, pageWith } from '../support/engine.js';
@@ -109,6 +111,38 @@ describe('hdactl apply', () => {
     expect((await w.containers()).map((c) => c.Names[0]).sort()).toEqual([`/${app}`, `/${other}`].sort());
     // The other app was not touched.
     expect((await inspect(other)).State.StartedAt).toBe(otherBefore.State.StartedAt);
+  });
+
+  it('a recreate whose new container cannot start puts the old one back, running as it was', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}phoenix`;
+    await w.writeManifest('phoenix.yaml', webApp(app, 'old'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = await inspect(app);
+    await pageWith(w.portBase + 1, 'old');
+
+    // Another program holds the host port the new container wants: its start fails.
+    const blocker = createServer().listen(w.portBase + 70, '127.0.0.1');
+    await once(blocker, 'listening');
+    try {
+      await w.writeManifest('phoenix.yaml', webApp(app, 'new', `ports: ["127.0.0.1:${w.portBase + 70}:8080"]\n`));
+      const r = await w.hdactl(['apply']);
+      expect(r.stdout).toMatch(new RegExp(`^${app} failed: start container: .*${w.portBase + 70}`));
+      expect(r.code).toBe(1);
+    } finally {
+      blocker.close();
+    }
+    const after = await inspect(app);
+    expect(after.Id).toBe(before.Id);
+    expect(after.Name).toBe(`/${app}`);
+    expect(after.State.Running).toBe(true);
+    await pageWith(w.portBase + 1, 'old');
+    expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${app}`]);
+
+    // With the port free again the change goes through.
+    const retry = await w.hdactl(['apply']);
+    expect(retry.stdout).toMatch(new RegExp(`^${app} recreated: `));
+    await pageWith(w.portBase + 1, 'new');
   });
 
   it('keeps every app\'s id and host port across runs, even when the state file is lost', async () => {
