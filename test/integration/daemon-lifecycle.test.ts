@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { startDaemon, stopDaemons } from '../support/daemon.js';
+import { pageWith } from '../support/engine.js';
+import { TEST_IMAGE } from '../support/global-setup.js';
+import { createWorld, eventually, type World } from '../support/world.js';
+
+function webApp(app: string, message: string): string {
+  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n`;
+}
+
+describe('the hdactl run process', () => {
+  let w: World | undefined;
+  afterEach(async () => {
+    await stopDaemons();
+    await w?.cleanup();
+    w = undefined;
+  });
+
+  it('after kill -9 in the middle of applying 20 apps, a restart converges: one container per app, all serving, no stray files', async () => {
+    w = await createWorld();
+    const world = w;
+    const first = await startDaemon(world);
+    const apps = Array.from({ length: 20 }, (_, i) => `${world.prefix}app${String(i).padStart(2, '0')}`);
+    for (const app of apps) await world.writeManifest(`${app}.yaml`, webApp(app, `hello from ${app}`));
+    // Wait until the first apps exist, then kill it hard while it works on the rest.
+    await eventually(async () => (await world.containers()).length >= 3, 30_000, 20);
+    await first.stop('SIGKILL');
+    const createdBeforeKill = (await world.containers()).length;
+    expect(createdBeforeKill).toBeLessThan(20);
+    const lockFile = path.join(world.stateDir, 'hdactl.lock');
+    expect((await readFile(lockFile, 'utf8')).trim()).toBe(String(first.pid));
+    // What writes cut short by the kill leave behind (temp file, then rename): plant
+    // one in each directory, as the kill rarely lands inside the write itself.
+    await mkdir(world.vhostDir, { recursive: true });
+    await writeFile(path.join(world.vhostDir, `.${apps[19]}.conf.${first.pid}.tmp`), '# half a vhost');
+    await writeFile(path.join(world.stateDir, `state.json.${first.pid}.tmp`), '{"apps": {');
+
+    // The stale lock (its pid is gone) does not block the restart.
+    const second = await startDaemon(world);
+    expect((await readFile(lockFile, 'utf8')).trim()).toBe(String(second.pid));
+
+    const statuses = await eventually(async () => {
+      const s = await second.status();
+      const running = s.apps.filter((a) => apps.includes(a.app) && a.state === 'running' && a.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return running.length === 20 ? running : undefined;
+    }, 60_000);
+    for (const a of statuses) await pageWith(Number(a.hostPort), `hello from ${a.app}`);
+    expect(new Set(statuses.map((a) => a.hostPort)).size).toBe(20);
+
+    const byApp = new Map<string, number>();
+    for (const c of await world.containers()) {
+      const app = c.Labels['org.amahi.hdactl.app']!;
+      byApp.set(app, (byApp.get(app) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(byApp)).toEqual(Object.fromEntries(apps.map((a) => [a, 1])));
+
+    const vhostFiles = await readdir(world.vhostDir);
+    expect(vhostFiles.filter((f) => f.endsWith('.conf')).sort()).toEqual(apps.map((a) => `${a}.conf`));
+    expect(vhostFiles.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect((await readdir(world.stateDir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a second hdactl run on the same state dir refuses to start and names the first one\'s pid', async () => {
+    w = await createWorld();
+    const first = await startDaemon(w);
+    const second = await startDaemon(w, { wait: false });
+    const exit = await second.exited;
+    expect(exit.code).not.toBe(0);
+    expect(exit.code).not.toBeNull();
+    expect(await second.output()).toContain(`another hdactl run (pid ${first.pid}) is working on ${w.stateDir}`);
+    // The first one is unaffected and keeps its lock.
+    expect(first.running).toBe(true);
+    expect((await readFile(path.join(w.stateDir, 'hdactl.lock'), 'utf8')).trim()).toBe(String(first.pid));
+  });
+
+  it('SIGTERM stops it within a few seconds with exit code 0 and releases the lock', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}calm`;
+    const d = await startDaemon(w);
+    await w.writeManifest('calm.yaml', webApp(app, 'calm'));
+    await eventually(async () => (await d.app(app))?.state === 'running');
+    const lockFile = path.join(w.stateDir, 'hdactl.lock');
+    expect(existsSync(lockFile)).toBe(true);
+    const t0 = Date.now();
+    const exit = await d.stop('SIGTERM');
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(existsSync(lockFile)).toBe(false);
+    expect(await d.output()).toMatch(/"msg":"stopped"/);
+    // Stopping the daemon leaves the apps running.
+    expect((await w.containers()).map((c) => c.State)).toEqual(['running']);
+  });
+});
