@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { conditionOf, hdactlWith, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { inspect, pageWith } from '../support/engine.js';
+import { TEST_IMAGE } from '../support/global-setup.js';
+import { createWorld, eventually, type World } from '../support/world.js';
+
+function webApp(app: string, message: string, image = TEST_IMAGE): string {
+  return `app: ${app}\nkind: container-custom\nimage: ${image}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n`;
+}
+
+/** Nothing listens there: every pull fails at once, as with a registry that is down. */
+const MISSING_IMAGE = '127.0.0.1:5999/nope/missing:1';
+
+describe('what hdactl run reports while it works', () => {
+  let w: World;
+  let d: Daemon;
+  beforeAll(async () => {
+    w = await createWorld();
+    d = await startDaemon(w);
+  });
+  afterAll(async () => {
+    await stopDaemons();
+    await w?.cleanup();
+  });
+
+  async function deploy(name: string, message: string) {
+    const app = `${w.prefix}${name}`;
+    const file = await w.writeManifest(`${name}.yaml`, webApp(app, message));
+    const port = Number(await eventually(async () => (await d.app(app))?.hostPort));
+    await pageWith(port, message);
+    return { app, port, file };
+  }
+
+  /** Total passes so far, once the count has not moved for a second (the daemon is idle). */
+  async function settledPasses(): Promise<number> {
+    let last = -1;
+    let since = Date.now();
+    return eventually(async () => {
+      const n = await d.metric('hdactl_reconcile_passes_total');
+      if (n !== last) {
+        last = n;
+        since = Date.now();
+        return undefined;
+      }
+      return Date.now() - since >= 1000 ? { n } : undefined;
+    }, 30_000, 200).then((r) => r.n);
+  }
+
+  it('50 rapid writes to one manifest cost only a few passes, and the last content is applied', async () => {
+    const { app, port, file } = await deploy('busy', 'write 0');
+    const before = await settledPasses();
+    for (let i = 1; i <= 50; i++) await writeFile(file, webApp(app, `write ${i}`));
+    await pageWith(port, 'write 50');
+    const after = await settledPasses();
+    expect(after - before).toBeGreaterThanOrEqual(1);
+    expect(after - before).toBeLessThanOrEqual(5);
+    expect((await inspect(app)).Config.Env).toContain('MESSAGE=write 50');
+  });
+
+  it('an app whose image cannot be pulled backs off while another app converges and serves', async () => {
+    const bad = `${w.prefix}nopull`;
+    await w.writeManifest('nopull.yaml', webApp(bad, 'never', MISSING_IMAGE));
+    const { app: good } = await deploy('fine', 'all fine');
+    const s = await eventually(async () => {
+      const a = await d.app(bad);
+      return a && a.failures >= 3 ? a : undefined;
+    });
+    expect(s.nextRetry).toBeDefined();
+    expect(Date.parse(s.nextRetry!)).toBeGreaterThan(Date.now() - 1000);
+    expect(s.lastError).toContain(MISSING_IMAGE);
+    expect(conditionOf(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'BackOff' });
+    expect(conditionOf(s, 'Ready')?.status).toBe('False');
+    // The retries wait 1 s, then 2 s: they are not driven by anything else.
+    const tries = (await d.status()).events.filter((e) => e.app === bad && e.type === 'backoff').map((e) => Date.parse(e.time)).sort();
+    expect(tries.length).toBeGreaterThanOrEqual(3);
+    expect(tries[1]! - tries[0]!).toBeGreaterThanOrEqual(900);
+    expect(tries[2]! - tries[1]!).toBeGreaterThanOrEqual(1900);
+    const fine = await d.app(good);
+    expect(fine?.state).toBe('running');
+    expect(conditionOf(fine, 'Degraded')?.status).toBe('False');
+    expect(conditionOf(fine, 'Ready')?.status).toBe('True');
+  });
+
+  it('an invalid manifest for a running app leaves the container as it is and shows the app Degraded with file:line', async () => {
+    const { app, port, file } = await deploy('typo', 'as it was');
+    const before = await inspect(app);
+    await writeFile(file, `app: ${app}\nkind: container-custom\nimgae: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "changed"\n`);
+    const s = await eventually(async () => {
+      const a = await d.app(app);
+      return conditionOf(a, 'Degraded')?.status === 'True' ? a : undefined;
+    });
+    const where = new RegExp(`${file.replace(/[./]/g, '\\$&')}:\\d+:\\d+: `);
+    expect(s.lastError).toMatch(where);
+    expect(conditionOf(s, 'Degraded')?.message).toMatch(where);
+    expect(conditionOf(s, 'Ready')?.status).toBe('True');
+    expect(s.state).toBe('running');
+    const after = await inspect(app);
+    expect(after.Id).toBe(before.Id);
+    expect(after.State.StartedAt).toBe(before.State.StartedAt);
+    await pageWith(port, 'as it was');
+  });
+
+  it('hdactl status answers from the daemon, and hdactl events prints its recent events', async () => {
+    const failing = `${w.prefix}unpullable`;
+    await w.writeManifest('unpullable.yaml', webApp(failing, 'never', MISSING_IMAGE));
+    const { app } = await deploy('asked', 'ask me');
+    await eventually(async () => ((await d.app(failing))?.failures ?? 0) >= 1);
+    const json = await hdactlWith(w, d.listen, ['status', '-o', 'json']);
+    expect(json.code).toBe(0);
+    const doc = JSON.parse(json.stdout) as { engine: { reachable: boolean }; apps: Array<{ app: string; conditions: unknown[] }> };
+    // Only the daemon knows conditions and the Engine's reachability.
+    expect(doc.engine.reachable).toBe(true);
+    expect(doc.apps.find((a) => a.app === app)?.conditions.length).toBe(3);
+
+    const text = await hdactlWith(w, d.listen, ['status']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^${app}\\s+running\\s+${TEST_IMAGE.replace(/[./]/g, '\\$&')}`, 'm'));
+    // The app whose pulls fail shows the daemon's last error.
+    expect(text.stdout).toMatch(new RegExp(`^${failing}\\s+missing .*${MISSING_IMAGE.replace(/[./]/g, '\\$&')}`, 'm'));
+
+    const events = await hdactlWith(w, d.listen, ['events']);
+    expect(events.code).toBe(0);
+    expect(events.stdout).toMatch(new RegExp(`^\\S+Z  ${app}  created: `, 'm'));
+    expect(events.stdout).toMatch(new RegExp(`^\\S+Z  ${failing}  backoff: retry \\d+ in \\d+s: `, 'm'));
+  });
+});
