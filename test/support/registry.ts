@@ -39,7 +39,10 @@ export async function startRegistry(port = 5000): Promise<PrivateRegistry> {
   if (!existsSync(REGISTRY_BIN)) {
     throw new Error(`${REGISTRY_BIN} is missing: run npm run test:env (it installs Debian's docker-registry)`);
   }
-  if (await portTaken(port)) throw new Error(`127.0.0.1:${port} is already in use: stop whatever listens there (a leftover registry?)`);
+  // Another test run on this machine may hold the port for a few seconds: wait for it, then say who to stop.
+  await eventually(async () => !(await portTaken(port)), 60_000, 250).catch(() => {
+    throw new Error(`127.0.0.1:${port} stayed in use for 60 s: stop whatever listens there (a leftover docker-registry?)`);
+  });
   const root = await mkdtemp(path.join(tmpdir(), 'hdactl-registry-'));
   const config = path.join(root, 'config.yml');
   await writeFile(config, [
