@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rm } from 'node:fs/promises';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { pageWith } from '../support/engine.js';
+import { TEST_IMAGE } from '../support/global-setup.js';
+import { createWorld, eventually, httpGet, type World } from '../support/world.js';
+
+function webApp(app: string, message: string): string {
+  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n`;
+}
+
+/**
+ * A Unix socket that forwards to the real Engine's, and can be cut off and
+ * restored: an Engine that goes away and comes back, without stopping the
+ * dockerd every other test shares.
+ */
+class EngineProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(readonly socketPath: string, private readonly target = '/var/run/docker.sock') {}
+
+  async open(): Promise<void> {
+    await rm(this.socketPath, { force: true });
+    const server = createServer((client) => {
+      const upstream = connect(this.target);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socketPath, () => resolve());
+    });
+    this.server = server;
+  }
+
+  /** Stops accepting and cuts every open connection, the event stream too. */
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(this.socketPath, { force: true });
+  }
+}
+
+describe('hdactl run when the Engine goes away and comes back', () => {
+  let w: World;
+  let d: Daemon;
+  let proxy: EngineProxy;
+  beforeAll(async () => {
+    w = await createWorld();
+    proxy = new EngineProxy(path.join(tmpdir(), `hdactl-engine-${w.id}.sock`));
+    await proxy.open();
+    d = await startDaemon(w, { env: { DOCKER_HOST: `unix://${proxy.socketPath}` } });
+  });
+  afterAll(async () => {
+    await stopDaemons();
+    await proxy?.close();
+    await w?.cleanup();
+  });
+
+  it('reports the Engine unreachable and keeps running; once it is back, a manifest written meanwhile converges', async () => {
+    const before = `${w.prefix}before`;
+    await w.writeManifest('before.yaml', webApp(before, 'made before'));
+    const port = Number(await eventually(async () => (await d.app(before))?.hostPort));
+    await pageWith(port, 'made before');
+    expect((await d.status()).engine).toMatchObject({ reachable: true, endpoint: `unix://${proxy.socketPath}` });
+
+    await proxy.close();
+    const down = await eventually(async () => {
+      const s = await d.status();
+      return s.engine.reachable === false ? s : undefined;
+    });
+    expect(down.engine.message).toContain(proxy.socketPath);
+    expect(await d.metric('hdactl_engine_reachable')).toBe(0);
+
+    const during = `${w.prefix}during`;
+    await w.writeManifest('during.yaml', webApp(during, 'written while away'));
+    // It keeps answering, and says why nothing moves.
+    await eventually(async () => (await d.metric('hdactl_reconcile_passes_total', { result: 'error' })) >= 1);
+    expect(d.running).toBe(true);
+    expect((await httpGet(d.port, undefined, '/healthz'))?.status).toBe(200);
+    expect((await d.status()).engine.reachable).toBe(false);
+    // The app that was running keeps serving: the Engine's containers never depended on hdactl.
+    await pageWith(port, 'made before');
+
+    await proxy.open();
+    await eventually(async () => (await d.status()).engine.reachable, 45_000);
+    const duringPort = Number(await eventually(async () => {
+      const a = await d.app(during);
+      return a?.state === 'running' ? a.hostPort : undefined;
+    }, 45_000));
+    await pageWith(duringPort, 'written while away');
+    expect(await d.metric('hdactl_engine_reachable')).toBe(1);
+    const engineEvents = (await d.status()).events.filter((e) => e.type === 'engine').map((e) => e.message);
+    expect(engineEvents).toEqual(expect.arrayContaining([expect.stringMatching(/^Engine unreachable: /), 'Engine reachable again']));
+  });
+});
