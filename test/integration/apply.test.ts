@@ -171,9 +171,16 @@ describe('hdactl apply', () => {
     await pageWith(Number(ports.a), 'a2');
     const plan = await w.hdactl(['plan']);
     expect(plan.code).toBe(0);
+
+    // A container removed by hand comes back on its own port.
+    await docker.getContainer(b).remove({ force: true });
+    const back = await w.hdactl(['apply']);
+    expect(back.stdout).toContain(`${b} created: image ${TEST_IMAGE}, web on 127.0.0.1:${ports.b} (new app)`);
+    expect(await portOf(b)).toBe(ports.b);
+    await pageWith(Number(ports.b), 'b');
   });
 
-  it('state: stopped stops the app, state: running starts it again, and a container stopped by hand is started', async () => {
+  it('state: stopped stops the app, state: running starts it again, and a container stopped or paused by hand runs again', async () => {
     w = await createWorld();
     const app = `${w.prefix}toggle`;
     await w.writeManifest('toggle.yaml', webApp(app, 'up'));
@@ -207,6 +214,17 @@ describe('hdactl apply', () => {
     const again = await inspect(app);
     expect(again.Id).toBe(created.Id);
     expect(again.State.Running).toBe(true);
+    await pageWith(w.portBase + 1, 'up');
+
+    // Paused by hand: "start" means unpause, not a failure on every run.
+    await docker.getContainer(app).pause();
+    const unpause = await w.hdactl(['apply']);
+    expect(unpause.stdout).toMatch(new RegExp(`^${app} started: container up .*\\(paused\\)\\n$`));
+    expect(unpause.code).toBe(0);
+    const resumed = await inspect(app);
+    expect(resumed.Id).toBe(created.Id);
+    expect(resumed.State.Paused).toBe(false);
+    expect(resumed.State.StartedAt).toBe(again.State.StartedAt);
     await pageWith(w.portBase + 1, 'up');
   });
 

@@ -151,8 +151,20 @@ class DockerEngine implements Engine {
     return c.id;
   }
 
+  /**
+   * Makes the container run. A paused container (docker pause) refuses start
+   * with 409 "try unpause instead", and would then fail every pass: unpausing
+   * is what starting means for it.
+   */
   async startContainer(id: string): Promise<void> {
-    await this.tolerate([304], 'start container', () => this.docker.getContainer(id).start());
+    try {
+      await this.tolerate([304], 'start container', () => this.docker.getContainer(id).start());
+    } catch (err) {
+      if (!(err instanceof EngineError && err.statusCode === 409)) throw err;
+      const info = await this.call('inspect container', () => this.docker.getContainer(id).inspect());
+      if (!info.State?.Paused) throw err;
+      await this.call('unpause container', () => this.docker.getContainer(id).unpause());
+    }
   }
 
   async stopContainer(id: string, timeoutSeconds?: number): Promise<void> {
