@@ -54,7 +54,8 @@ export async function startApache(vhostDir: string): Promise<PrivateApache> {
     'User www-data',
     'Group www-data',
     'LogFormat "%h %l %u %t \\"%r\\" %>s %b" combined',
-    // Requests for unknown names land here: a plain 404 rather than the first app.
+    // Requests for unknown names land here rather than on the first app: an empty
+    // DocumentRoot, so 403 for / (no index, no autoindex) and 404 for any other path.
     `<VirtualHost *:${port}>`,
     '  ServerName default.invalid',
     `  DocumentRoot ${root}/empty`,
