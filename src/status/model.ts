@@ -62,6 +62,14 @@ const EVENT_OF: Partial<Record<AppResult['outcome'], RecordedEvent['type']>> = {
   failed: 'failed',
 };
 
+/** The container's state once an outcome's steps have succeeded. */
+const STATE_AFTER: Partial<Record<AppResult['outcome'], string>> = {
+  created: 'running',
+  recreated: 'running',
+  started: 'running',
+  stopped: 'exited',
+};
+
 /** Holds the daemon's view of every app, its conditions and the recent events. */
 export class StatusStore {
   private readonly apps = new Map<string, AppStatus>();
@@ -124,6 +132,16 @@ export class StatusStore {
     delete s.nextRetry;
     delete s.lastError;
     if (generation) s.appliedGeneration = generation;
+    // `state` was observed before this pass acted. Without this, a created app
+    // read `missing` (and a stopped one `running`) until the next pass, which
+    // for an app without a vhost or Engine events is the resync, a minute later.
+    const after = STATE_AFTER[r.outcome];
+    if (after) s.state = after;
+    if (r.outcome === 'created' || r.outcome === 'recreated') {
+      // The observed container is gone or was never there; the next pass sees the new one.
+      delete s.containerId;
+      delete s.restartCount;
+    }
     const up = s.state === 'running' || r.outcome === 'created' || r.outcome === 'recreated' || r.outcome === 'started';
     this.setCondition(s, 'Ready', up || r.outcome === 'stopped' ? 'True' : 'False', up ? 'Running' : r.outcome === 'stopped' ? 'Stopped' : 'NotRunning', r.message);
     this.setCondition(s, 'Progressing', 'False', 'Converged', r.outcome === 'unchanged' ? 'in sync' : `${r.outcome}: ${r.message}`);

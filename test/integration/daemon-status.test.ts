@@ -101,6 +101,29 @@ describe('what hdactl run reports while it works', () => {
     await pageWith(port, 'as it was');
   });
 
+  it('an app without a web port shows running as soon as it is created, and exited once its manifest says stopped', async () => {
+    // Nothing but the pass itself tells the status about such an app: no vhost
+    // file is written and starting a container sends no event hdactl acts on.
+    const app = `${w.prefix}worker`;
+    const file = await w.writeManifest('worker.yaml', `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\n`);
+    const created = await eventually(async () => {
+      const a = await d.app(app);
+      return a?.appliedGeneration ? a : undefined;
+    }, 10_000);
+    expect(created.state).toBe('running');
+    expect(conditionOf(created, 'Ready')).toMatchObject({ status: 'True', reason: 'Running' });
+    expect((await inspect(app)).State.Running).toBe(true);
+
+    await writeFile(file, `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nstate: stopped\n`);
+    const stopped = await eventually(async () => {
+      const a = await d.app(app);
+      return a && a.appliedGeneration !== created.appliedGeneration ? a : undefined;
+    }, 20_000);
+    expect(stopped.state).toBe('exited');
+    expect(conditionOf(stopped, 'Ready')).toMatchObject({ status: 'True', reason: 'Stopped' });
+    expect((await inspect(app)).State.Running).toBe(false);
+  });
+
   it('hdactl status answers from the daemon, and hdactl events prints its recent events', async () => {
     const failing = `${w.prefix}unpullable`;
     await w.writeManifest('unpullable.yaml', webApp(failing, 'never', MISSING_IMAGE));
