@@ -23,7 +23,7 @@ export function renderPage(doc: StatusDocument, refreshSeconds = 3): string {
   const rows = doc.apps.map((a) => {
     const s = stateOf(a);
     const url = a.url ? `<a href="${esc(a.url)}">${esc(a.url)}</a>` : '<span class="dim">headless</span>';
-    return `<tr data-app="${esc(a.app)}"><td class="app">${esc(a.app)}</td><td><span class="pill ${s.cls}">${esc(s.label)}</span></td><td>${url}</td><td>${esc(a.image)}</td><td>${esc(limits(a))}</td><td>${esc(a.restartCount ?? '-')}</td><td class="err">${esc(a.lastError ?? '')}${a.nextRetry ? `<div class="dim">next retry ${esc(a.nextRetry)}</div>` : ''}</td></tr>`;
+    return `<tr data-app="${esc(a.app)}"><td class="app">${esc(a.app)}</td><td><span class="pill ${s.cls}">${esc(s.label)}</span></td><td>${url}</td><td>${esc(a.image)}</td><td class="nowrap">${esc(limits(a))}</td><td>${esc(a.restartCount ?? '-')}</td><td class="err">${esc(a.lastError ?? '')}${a.nextRetry ? `<div class="dim">next retry ${esc(a.nextRetry)}</div>` : ''}</td></tr>`;
   });
   const events = doc.events.slice(0, 30).map((e) => `<li><time>${esc(e.time)}</time> <b>${esc(e.app)}</b> ${esc(e.type)}: ${esc(e.message)}</li>`);
   const engine = doc.engine.reachable
@@ -37,7 +37,7 @@ export function renderPage(doc: StatusDocument, refreshSeconds = 3): string {
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222;background:#fafafa}
 h1{font-size:1.3rem;margin:0 0 .5rem} table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #e4e4e4;vertical-align:top}
-th{background:#f0f0f0;font-weight:600}.app{font-weight:600}.dim{color:#888}.err{color:#a40000;max-width:32rem;word-break:break-word}
+th{background:#f0f0f0;font-weight:600}.app{font-weight:600}.app,.pill,.nowrap{white-space:nowrap}.dim{color:#888}.err{color:#a40000;max-width:32rem;word-break:break-word}
 .pill{display:inline-block;padding:0 .5rem;border-radius:1rem;font-size:.85em}
 .ok{background:#dff3e0;color:#145214}.warn{background:#fff3cd;color:#6b4e00}.bad{background:#fbdcdc;color:#8a0000}
 ul{padding-left:1.2rem} time{color:#888;font-family:monospace}

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import { startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { pageWith } from '../support/engine.js';
+import { TEST_IMAGE } from '../support/global-setup.js';
+import { createWorld, eventually, type World } from '../support/world.js';
+
+/** Debian's Chromium; a browser is never downloaded. */
+const CHROMIUM = '/usr/bin/chromium';
+const MISSING_IMAGE = '127.0.0.1:5999/nope/missing:1';
+
+function webApp(app: string, message: string, image = TEST_IMAGE): string {
+  return `app: ${app}\nkind: container-custom\nimage: ${image}\nweb: 80\nlimits: { memory: 64m }\nenv:\n  MESSAGE: "${message}"\n`;
+}
+
+describe('the status page in a browser', () => {
+  let w: World;
+  let d: Daemon;
+  let browser: Browser;
+  beforeAll(async () => {
+    w = await createWorld();
+    d = await startDaemon(w);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stopDaemons();
+    await w?.cleanup();
+  });
+
+  it('lists every app with its state, and shows a failing app\'s error', async () => {
+    const good = `${w.prefix}gallery`;
+    const bad = `${w.prefix}broken`;
+    await w.writeManifest('gallery.yaml', webApp(good, 'pictures'));
+    await w.writeManifest('broken.yaml', webApp(bad, 'never', MISSING_IMAGE));
+    const port = Number(await eventually(async () => (await d.app(good))?.hostPort));
+    await pageWith(port, 'pictures');
+    await eventually(async () => ((await d.app(bad))?.failures ?? 0) >= 1);
+    await eventually(async () => (await d.app(good))?.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    await page.goto(`http://${d.listen}/`);
+    const rows = page.locator('tbody tr[data-app]');
+    expect((await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-app')))).sort()).toEqual([bad, good].sort());
+
+    const goodRow = page.locator(`tr[data-app="${good}"]`);
+    expect(await goodRow.innerText()).toContain('running');
+    expect(await goodRow.innerText()).toContain(`http://${good}.hda.test/`);
+    expect(await goodRow.innerText()).toContain('mem 64');
+
+    const badRow = page.locator(`tr[data-app="${bad}"]`);
+    const badText = await badRow.innerText();
+    expect(badText).toContain(MISSING_IMAGE);
+    expect(badText).toMatch(/degraded|failing|back/i);
+    expect(badText).toMatch(/next retry/i);
+
+    expect(await page.locator('h2').first().innerText()).toMatch(/events/i);
+    expect(await page.locator('body').innerText()).toContain('Engine reachable');
+    await page.screenshot({ path: '/tmp/hdactl-page.png', fullPage: true });
+    await page.close();
+  });
+});
