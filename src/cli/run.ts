@@ -79,6 +79,11 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   log.info({ signal }, 'stopping: letting in-flight steps finish');
+  // The clock's timers are unref'd, and the watchers and event stream close
+  // now: with --listen none, a pass waiting on a timer (the vhost batch window)
+  // would leave the event loop empty, and the process would exit mid-pass with
+  // its lock still held. Hold the loop open until shutdown is done.
+  const hold = setInterval(() => undefined, 1000);
   abort.abort();
   await Promise.all(watchers.map((w) => w.close()));
   const finished = await controller.stop(SHUTDOWN_TIMEOUT_MS);
@@ -86,5 +91,6 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
   await lock.release();
   log.info({ finished }, finished ? 'stopped' : 'stopped with steps still running after the timeout');
+  clearInterval(hold);
   return 0;
 }

@@ -93,4 +93,21 @@ describe('the hdactl run process', () => {
     // Stopping the daemon leaves the apps running.
     expect((await w.containers()).map((c) => c.State)).toEqual(['running']);
   });
+
+  it('SIGTERM in the middle of a pass lets it finish, then exits 0 and releases the lock, even with no status server', async () => {
+    w = await createWorld();
+    const world = w;
+    // No status server: nothing but the pass itself keeps the process busy.
+    const d = await startDaemon(world, { extraFlags: ['--listen', 'none'], wait: 'log' });
+    for (let i = 0; i < 10; i++) await world.writeManifest(`app${i}.yaml`, webApp(`${world.prefix}app${i}`, `app ${i}`));
+    await eventually(async () => (await world.containers()).length >= 1, 30_000, 20);
+    const exit = await d.stop('SIGTERM');
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(existsSync(path.join(world.stateDir, 'hdactl.lock'))).toBe(false);
+    expect(await d.output()).toMatch(/"finished":true,"msg":"stopped"/);
+    // The apps it was working on were finished: none is left created but not started.
+    const states = (await world.containers()).map((c) => c.State);
+    expect(states.length).toBeGreaterThanOrEqual(1);
+    expect(states.filter((s) => s !== 'running')).toEqual([]);
+  });
 });

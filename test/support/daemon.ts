@@ -39,9 +39,10 @@ let serial = 0;
  * loopback port and `--resync 60s` (so only triggers, not the timer, drive a
  * test), then `extraFlags`: node's parseArgs keeps the last value of a flag,
  * so these override `w.flags`' `--listen none` and `--apachectl none`.
- * Waits until /healthz answers unless `wait: false`.
+ * Waits until /healthz answers (`wait: 'log'`: until it logs that it started;
+ * `wait: false`: not at all).
  */
-export async function startDaemon(w: World, opts: { extraFlags?: string[]; env?: Record<string, string>; wait?: boolean; port?: number } = {}): Promise<Daemon> {
+export async function startDaemon(w: World, opts: { extraFlags?: string[]; env?: Record<string, string>; wait?: boolean | 'log'; port?: number } = {}): Promise<Daemon> {
   const port = opts.port ?? (await freePort());
   const listen = `127.0.0.1:${port}`;
   const logFile = path.join(w.dir, `daemon-${++serial}.log`);
@@ -101,6 +102,8 @@ export async function startDaemon(w: World, opts: { extraFlags?: string[]; env?:
     try {
       await eventually(async () => {
         if (!running) throw new Error(`hdactl run exited: ${await d.output()}`);
+        // With `--listen none` there is no /healthz: its log says when it is up.
+        if (opts.wait === 'log') return (await d.output()).includes('"msg":"hdactl run started"');
         return (await httpGet(port, undefined, '/healthz'))?.status === 200;
       }, 15_000);
     } catch (err) {
