@@ -57,6 +57,9 @@ export class Controller {
   private readonly running = new Set<Promise<void>>();
   private resyncTimer: unknown;
   private stopped = false;
+  /** Passes finished so far, and the count when each app's last pass finished. */
+  private finishedPasses = 0;
+  private readonly lastFinished = new Map<string, number>();
   /** Serialises plan-and-reserve across workers. */
   private planning: Promise<unknown> = Promise.resolve();
 
@@ -148,6 +151,8 @@ export class Controller {
       try {
         await this.pass(keys.includes(ALL), claimed);
       } finally {
+        this.finishedPasses++;
+        for (const k of claimed) this.lastFinished.set(k, this.finishedPasses);
         this.queue.done(claimed);
         this.queue.done([ALL]);
         this.o.metrics.queueDepth.set(this.queue.depth);
@@ -160,9 +165,19 @@ export class Controller {
     const log = this.o.log.child({ reconcileId });
     const started = this.o.clock.now();
     const endTimer = this.o.metrics.passDuration.startTimer();
+    const observedAfter = this.finishedPasses;
     const select = (p: Plan): Set<string> => {
-      // A full pass takes every app not already being reconciled by another worker.
-      if (full) for (const k of this.queue.claim(p.apps.map((a) => a.app).filter((a) => !claimed.has(a)))) claimed.add(k);
+      if (full) {
+        // A full pass takes every app not already being reconciled by another
+        // worker. It claims them only after observing, so an app whose pass
+        // finished meanwhile was observed half-changed (its container not yet
+        // created, say): acting on that would do it twice. Such an app gets a
+        // pass of its own instead, from a fresh observation.
+        const others = p.apps.map((a) => a.app).filter((a) => !claimed.has(a));
+        const stale = new Set(others.filter((a) => (this.lastFinished.get(a) ?? 0) > observedAfter));
+        for (const a of stale) this.queue.add(a);
+        for (const k of this.queue.claim(others.filter((a) => !stale.has(a)))) claimed.add(k);
+      }
       const chosen = new Set<string>();
       for (const a of p.apps) {
         if (!claimed.has(a.app)) continue;

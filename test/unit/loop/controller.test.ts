@@ -26,6 +26,12 @@ class FakePasses {
   failWhole: Error | undefined;
   /** When set, passes wait for it before returning. */
   gate: Promise<void> | undefined;
+  /** When set, passes wait for it between observing the world and choosing their apps. */
+  planGate: Promise<void> | undefined;
+  /** Apps a pass applied from an observation older than another pass's result for them. */
+  readonly staleApplies: string[] = [];
+  private finished = 0;
+  private readonly lastFinished = new Map<string, number>();
   /** Passes in flight per app, and the most ever seen at once. */
   private readonly inFlight = new Map<string, number>();
   maxConcurrentPerApp = 0;
@@ -48,8 +54,11 @@ class FakePasses {
       actions: [],
     }));
     const plan: Plan = { apps };
+    const observedAt = this.finished;
+    if (this.planGate) await this.planGate;
     const chosen = typeof only === 'function' ? only(plan) : (only ?? new Set(apps.map((a) => a.app)));
     const names = [...chosen].sort();
+    for (const a of names) if ((this.lastFinished.get(a) ?? 0) > observedAt) this.staleApplies.push(a);
     this.passes.push({ at: this.clock.now(), apps: names });
     for (const a of names) {
       const n = (this.inFlight.get(a) ?? 0) + 1;
@@ -57,7 +66,11 @@ class FakePasses {
       this.maxConcurrentPerApp = Math.max(this.maxConcurrentPerApp, n);
     }
     if (this.gate) await this.gate;
-    for (const a of names) this.inFlight.set(a, this.inFlight.get(a)! - 1);
+    this.finished++;
+    for (const a of names) {
+      this.inFlight.set(a, this.inFlight.get(a)! - 1);
+      this.lastFinished.set(a, this.finished);
+    }
     const results: AppResult[] = names.map((app) => {
       const b = this.apps.get(app)!.behaviour;
       if (b === 'ok') return { app, outcome: 'unchanged', message: '', steps: [] };
@@ -299,6 +312,34 @@ describe('Controller timing', () => {
     await settle(10);
     expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['a'], ['b'], ['a']]);
     expect(t.fake.maxConcurrentPerApp).toBe(1);
+    await t.controller.stop(1000);
+  });
+
+  it('a full resync never applies an app from an observation made while another pass was still changing it', async () => {
+    // The resync observes the world while a pass on `a` is in flight; that pass
+    // then finishes (say it created a's container). Applying the resync's plan
+    // for `a` would act on a world that is gone: create it a second time.
+    const t = setup({ resyncMs: 60_000 });
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1');
+    t.controller.start();
+    await settle(5);
+    let releaseA!: () => void;
+    t.fake.gate = new Promise<void>((r) => (releaseA = r));
+    t.controller.engineEvent('a');
+    await t.advance(250); // the pass on [a] waits at the gate, after observing
+    t.fake.gate = undefined;
+    let releasePlan!: () => void;
+    t.fake.planGate = new Promise<void>((r) => (releasePlan = r));
+    await t.advance(60_000 - 250); // the resync observes, then waits before choosing
+    t.fake.planGate = undefined;
+    releaseA();
+    await settle(5);
+    releasePlan();
+    await settle(10);
+    expect(t.fake.staleApplies).toEqual([]);
+    // `a` is not forgotten: it gets a pass of its own, from a fresh observation.
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['a'], ['b'], ['a']]);
     await t.controller.stop(1000);
   });
 
