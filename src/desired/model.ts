@@ -202,7 +202,8 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
       init: m.init ?? false,
       ...(m.stopTimeout ? { stopTimeoutSeconds: Math.ceil(parseDuration(m.stopTimeout) / 1000) } : {}),
     };
-    const aliases = m.aliases ?? [];
+    // A dotless alias means <alias>.<domain>, as the uniqueness check above reads it.
+    const aliases = (m.aliases ?? []).map((a) => (a.includes('.') ? a : `${a}.${ctx.domain}`));
     const desired: DesiredApp = {
       app: m.app,
       kind: m.kind,

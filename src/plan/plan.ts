@@ -71,7 +71,8 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
     if (desired.state === 'running' && !isUp) {
       actions.push({ type: 'start', container: primary, reason: `container ${primary.status.toLowerCase() || primary.state}` });
     }
-    if (desired.state === 'stopped' && isUp) {
+    // A container paused by hand still holds its processes: stopped means stopped.
+    if (desired.state === 'stopped' && (isUp || primary.state === 'paused')) {
       actions.push({ type: 'stop', container: primary, timeoutSeconds: desired.spec.stopTimeoutSeconds, reason: 'state: stopped' });
     }
   }

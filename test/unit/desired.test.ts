@@ -281,6 +281,11 @@ describe('vhost files', () => {
     expect(readVhostHeader(d!.vhost!)).toEqual({ app: 'hydra', intact: true });
   });
 
+  it('a dotless alias is a name under the domain, as the uniqueness check reads it', () => {
+    const [d] = desiredApps([{ ...hydra, aliases: ['nzb', 'nzb.example.org'] }], new Map([['hydra', 5]]));
+    expect(d!.vhost).toContain('ServerAlias nzb.hda.local nzb.example.org\n');
+  });
+
   it('a headless app has no vhost', () => {
     const [d] = desiredApps([redis], new Map());
     expect(d!.vhost).toBeUndefined();

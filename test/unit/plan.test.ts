@@ -60,6 +60,11 @@ const ONE_CHANGE = [
     lines: ['. stop plex: state: stopped'],
   },
   {
+    situation: 'an app set to state: stopped whose container was paused by hand is stopped too',
+    fixture: 'paused-stopped',
+    lines: ['. stop plex: state: stopped'],
+  },
+  {
     situation: 'a deleted manifest removes the vhost first, then the container',
     fixture: 'manifest-gone',
     lines: ['- vhost oldapp: manifest deleted', '- remove oldapp: manifest deleted'],
