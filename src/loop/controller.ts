@@ -194,7 +194,11 @@ export class Controller {
       const r = await (this.o.runPass ?? runPass)(deps, select);
       this.o.status.setEngine(true);
       this.o.metrics.engineUp.set(1);
-      this.o.status.recordPass(r, r.results);
+      // Passes overlap on disjoint apps, but each observes every app: what this
+      // one saw of an app another pass is changing, or changed after we looked,
+      // is older than the status that pass records, and must not overwrite it.
+      const mayRecord = (app: string) => claimed.has(app) || (!this.queue.isInFlight(app) && (this.lastFinished.get(app) ?? 0) <= observedAfter);
+      this.o.status.recordPass(r, r.results, mayRecord);
       this.afterResults(r.results, new Map(r.plan.apps.map((a) => [a.app, a.desired?.generation])));
       this.o.metrics.passes.inc({ result: 'ok' });
       log.debug({ apps: r.results.length, full, ms: this.o.clock.now() - started }, 'pass done');

@@ -91,6 +91,11 @@ export class WorkQueue {
     return this.ready.size + this.delayed.size;
   }
 
+  /** Whether `key` is being processed. */
+  isInFlight(key: string): boolean {
+    return this.inFlight.has(key);
+  }
+
   /** Whether `key` waits for a backoff timer. */
   isDelayed(key: string): boolean {
     return this.delayed.has(key);

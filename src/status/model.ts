@@ -86,13 +86,18 @@ export class StatusStore {
     this.engine = { reachable: true, endpoint };
   }
 
-  /** Records a pass: what was observed for every app, and the outcome of those applied. */
-  recordPass(p: PassPlan, results: AppResult[]): void {
+  /**
+   * Records a pass: what was observed for every app, and the outcome of those
+   * applied. `mayRecord` leaves out apps whose status is newer than this pass's
+   * observation (another pass changed them meanwhile); by default, all.
+   */
+  recordPass(p: PassPlan, results: AppResult[], mayRecord: (app: string) => boolean = () => true): void {
     this.lastPass = this.iso();
     const byApp = new Map(results.map((r) => [r.app, r]));
     const seen = new Set<string>();
     for (const a of p.plan.apps) {
       seen.add(a.app);
+      if (!mayRecord(a.app)) continue;
       const c = p.observed.containers.find((x) => x.app === a.app && x.name === a.app);
       const d = a.desired;
       const s = this.get(a.app);
@@ -118,7 +123,7 @@ export class StatusStore {
       this.recordResult(s, r, a.actions.some((x) => 'reason' in x && x.reason.startsWith('drifted')), d?.generation);
       if (r.outcome === 'removed') this.apps.delete(a.app);
     }
-    for (const app of [...this.apps.keys()]) if (!seen.has(app)) this.apps.delete(app);
+    for (const app of [...this.apps.keys()]) if (!seen.has(app) && mayRecord(app)) this.apps.delete(app);
   }
 
   private recordResult(s: AppStatus, r: AppResult, drift: boolean, generation: string | undefined): void {

@@ -22,6 +22,8 @@ class FakePasses {
   readonly apps = new Map<string, { generation: string; behaviour: Behaviour }>();
   /** The apps each pass applied, in order, and when. */
   readonly passes: Array<{ at: number; apps: string[] }> = [];
+  /** Container states as the Engine would report them now; apps not here have none. */
+  readonly world = new Map<string, string>();
   /** When set, every pass throws this before applying anything. */
   failWhole: Error | undefined;
   /** When set, passes wait for it before returning. */
@@ -54,6 +56,7 @@ class FakePasses {
       actions: [],
     }));
     const plan: Plan = { apps };
+    const containers = [...this.world].map(([app, state]) => ({ id: `${app}-id`, name: app, app, state, status: state, specHash: 'h', limits: {} }));
     const observedAt = this.finished;
     if (this.planGate) await this.planGate;
     const chosen = typeof only === 'function' ? only(plan) : (only ?? new Set(apps.map((a) => a.app)));
@@ -80,7 +83,7 @@ class FakePasses {
       plan,
       results,
       desired: { model: { apps: [], problems: [], frozen: new Set() }, problems: [], frozen: new Map(), brokenFiles: new Set() },
-      observed: { containers: [], foreignNames: new Set(), vhosts: new Map(), foreignVhosts: new Set() },
+      observed: { containers, foreignNames: new Set(), vhosts: new Map(), foreignVhosts: new Set() },
       state: { version: 1, apps: {} },
     } as unknown as Awaited<ReturnType<typeof runPass>>;
   };
@@ -340,6 +343,37 @@ describe('Controller timing', () => {
     expect(t.fake.staleApplies).toEqual([]);
     // `a` is not forgotten: it gets a pass of its own, from a fresh observation.
     expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['a'], ['b'], ['a']]);
+    await t.controller.stop(1000);
+  });
+
+  it('a pass never overwrites an app\'s status with what it saw before another pass changed that app', async () => {
+    const t = setup({ resyncMs: 60_000 });
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1', 'transient');
+    t.fake.world.set('a', 'exited');
+    t.controller.start();
+    await settle(5);
+    expect(t.app('a')?.state).toBe('exited');
+    // b's retry observes a still exited, then waits before choosing its apps.
+    let releasePlan!: () => void;
+    t.fake.planGate = new Promise<void>((r) => (releasePlan = r));
+    await t.advance(1000);
+    t.fake.planGate = undefined;
+    // Meanwhile a is started, and its own pass sees and records it running.
+    t.fake.world.set('a', 'running');
+    t.controller.engineEvent('a');
+    await t.advance(250);
+    expect(t.app('a')?.state).toBe('running');
+    // b's pass now records what it saw: a's newer status must stand.
+    releasePlan();
+    await settle(10);
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['a'], ['b']]);
+    expect(t.app('a')?.state).toBe('running');
+    // A pass that observed after a's last pass may refresh it as usual.
+    t.fake.world.set('a', 'exited');
+    await t.advance(2000);
+    expect(t.fake.passes.at(-1)?.apps).toEqual(['b']);
+    expect(t.app('a')?.state).toBe('exited');
     await t.controller.stop(1000);
   });
 
