@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startApache, type PrivateApache } from '../support/apache.js';
-import { startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { isGone } from '../support/engine.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { createWorld, eventually, httpGet, type World } from '../support/world.js';
@@ -13,6 +13,7 @@ function webApp(app: string, message: string): string {
 }
 
 describe('hdactl run keeps containers and Apache vhosts matching the manifests directory', () => {
+  printDaemonLogsOnFailure();
   let w: World;
   let apache: PrivateApache;
   let d: Daemon;

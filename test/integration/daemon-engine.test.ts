@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { pageWith } from '../support/engine.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { createWorld, eventually, httpGet, type World } from '../support/world.js';
@@ -54,6 +54,7 @@ class EngineProxy {
 }
 
 describe('hdactl run when the Engine goes away and comes back', () => {
+  printDaemonLogsOnFailure();
   let w: World;
   let d: Daemon;
   let proxy: EngineProxy;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startDaemon, stopDaemons } from '../support/daemon.js';
+import { printDaemonLogsOnFailure, startDaemon, stopDaemons } from '../support/daemon.js';
 import { pageWith } from '../support/engine.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { createWorld, eventually, type World } from '../support/world.js';
@@ -18,6 +18,8 @@ describe('the hdactl run process', () => {
     await w?.cleanup();
     w = undefined;
   });
+  // After hooks run last-registered first: this one prints before the one above stops them.
+  printDaemonLogsOnFailure();
 
   it('after kill -9 in the middle of applying 20 apps, a restart converges: one container per app, all serving, no stray files', async () => {
     w = await createWorld();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { inspect, pageWith } from '../support/engine.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { createWorld, eventually, type World } from '../support/world.js';
@@ -17,6 +17,7 @@ function webApp(app: string, message: string): string {
 }
 
 describe('hdactl run repairs what is done to its containers by hand', () => {
+  printDaemonLogsOnFailure();
   let w: World;
   let d: Daemon;
   beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
-import { conditionOf, hdactlWith, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { conditionOf, hdactlWith, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { inspect, pageWith } from '../support/engine.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { createWorld, eventually, type World } from '../support/world.js';
@@ -13,6 +13,7 @@ function webApp(app: string, message: string, image = TEST_IMAGE): string {
 const MISSING_IMAGE = '127.0.0.1:5999/nope/missing:1';
 
 describe('what hdactl run reports while it works', () => {
+  printDaemonLogsOnFailure();
   let w: World;
   let d: Daemon;
   beforeAll(async () => {
@@ -99,6 +100,34 @@ describe('what hdactl run reports while it works', () => {
     expect(after.Id).toBe(before.Id);
     expect(after.State.StartedAt).toBe(before.State.StartedAt);
     await pageWith(port, 'as it was');
+
+    // Fixed: the change that waited is applied, and the app is healthy again.
+    await writeFile(file, webApp(app, 'fixed'));
+    await pageWith(port, 'fixed');
+    const fixed = await eventually(async () => {
+      const a = await d.app(app);
+      return conditionOf(a, 'Degraded')?.status === 'False' ? a : undefined;
+    });
+    expect(fixed.lastError).toBeUndefined();
+    expect(conditionOf(fixed, 'Ready')?.status).toBe('True');
+  });
+
+  it('fixing the image of an app in backoff applies it at once, without waiting out the backoff', async () => {
+    const app = `${w.prefix}laterfixed`;
+    const file = await w.writeManifest('laterfixed.yaml', webApp(app, 'fixed now', MISSING_IMAGE));
+    const failing = await eventually(async () => {
+      const a = await d.app(app);
+      return a && a.failures >= 3 ? a : undefined;
+    });
+    const retryWasDue = Date.parse(failing.nextRetry!);
+    await writeFile(file, webApp(app, 'fixed now'));
+    const port = Number(await eventually(async () => (await d.app(app))?.hostPort));
+    await pageWith(port, 'fixed now');
+    expect(Date.now()).toBeLessThan(retryWasDue);
+    const a = await d.app(app);
+    expect(a).toMatchObject({ failures: 0, state: 'running' });
+    expect(a?.nextRetry).toBeUndefined();
+    expect(conditionOf(a, 'Degraded')?.status).toBe('False');
   });
 
   it('an app without a web port shows running as soon as it is created, and exited once its manifest says stopped', async () => {

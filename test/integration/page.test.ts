@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { pageWith } from '../support/engine.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { createWorld, eventually, type World } from '../support/world.js';
@@ -14,6 +14,7 @@ function webApp(app: string, message: string, image = TEST_IMAGE): string {
 }
 
 describe('the status page in a browser', () => {
+  printDaemonLogsOnFailure();
   let w: World;
   let d: Daemon;
   let browser: Browser;

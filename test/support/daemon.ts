@@ -3,6 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { afterEach } from 'vitest';
 import type { AppStatus, StatusDocument } from '../../src/status/model.js';
 import { freePort } from './apache.js';
 import { CLI, eventually, httpGet, type World } from './world.js';
@@ -152,4 +153,18 @@ export async function hdactlWith(w: World, listen: string, args: string[]): Prom
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+/**
+ * Registers an afterEach that prints the tail of every running daemon's log
+ * when a test failed: what the daemon did is usually the explanation.
+ */
+export function printDaemonLogsOnFailure(lines = 80): void {
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state !== 'fail') return;
+    for (const d of started) {
+      const tail = (await d.output()).trimEnd().split('\n').slice(-lines).join('\n');
+      process.stderr.write(`\n--- hdactl run (pid ${d.pid}) ${d.logFile}, last ${lines} lines ---\n${tail}\n`);
+    }
+  });
 }
