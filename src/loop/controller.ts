@@ -27,6 +27,8 @@ export interface ControllerOptions {
   debounceMs?: number;
   /** Quiet time after the last Engine event for an app before it is reconciled. */
   eventSettleMs?: number;
+  /** When to look again after the last Engine event for an app (see `confirmDebouncer`). */
+  eventConfirmMs?: number;
   /** Full resync period. */
   resyncMs: number;
   /** Passes that may run at once (on disjoint apps). */
@@ -52,6 +54,7 @@ export class Controller {
   private readonly backoff: Backoff;
   private readonly debouncer: Debouncer;
   private readonly eventDebouncer: Debouncer;
+  private readonly confirmDebouncer: Debouncer;
   /** Apps that failed in a way retrying cannot fix, with the generation that failed. */
   private readonly terminal = new Map<string, string | undefined>();
   private readonly running = new Set<Promise<void>>();
@@ -70,6 +73,11 @@ export class Controller {
     // The Engine sends kill, die and stop in a burst, and its container list can
     // trail the die event by a moment: act once the burst has settled.
     this.eventDebouncer = new Debouncer(o.clock, o.eventSettleMs ?? 250, (app) => this.queue.add(app));
+    // The Engine sends `die` before its container list (and inspect) say the
+    // container exited: on a busy host, 300 ms later they may still say
+    // running. A pass that looked too early finds nothing to do, and no later
+    // event comes, so the app would stay down until the resync. Look once more.
+    this.confirmDebouncer = new Debouncer(o.clock, o.eventConfirmMs ?? 2000, (app) => this.queue.add(app));
   }
 
   /** Starts the workers and the first full pass. */
@@ -97,6 +105,7 @@ export class Controller {
   /** The Engine reported something about one of our containers. */
   engineEvent(app: string): void {
     this.eventDebouncer.poke(app);
+    this.confirmDebouncer.poke(app);
   }
 
   /** Queues a full pass (resync, or the Engine came back). */
@@ -109,6 +118,7 @@ export class Controller {
     this.stopped = true;
     this.debouncer.cancelAll();
     this.eventDebouncer.cancelAll();
+    this.confirmDebouncer.cancelAll();
     if (this.resyncTimer !== undefined) this.o.clock.clearTimeout(this.resyncTimer);
     this.queue.close();
     let timer: unknown;

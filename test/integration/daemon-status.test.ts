@@ -33,7 +33,10 @@ describe('what hdactl run reports while it works', () => {
     return { app, port, file };
   }
 
-  /** Total passes so far, once the count has not moved for a second (the daemon is idle). */
+  /**
+   * Total passes so far, once the count has not moved for 3 s: the daemon is
+   * idle, including its second look 2 s after an app's Engine events.
+   */
   async function settledPasses(): Promise<number> {
     let last = -1;
     let since = Date.now();
@@ -44,7 +47,7 @@ describe('what hdactl run reports while it works', () => {
         since = Date.now();
         return undefined;
       }
-      return Date.now() - since >= 1000 ? { n } : undefined;
+      return Date.now() - since >= 3000 ? { n } : undefined;
     }, 30_000, 200).then((r) => r.n);
   }
 

@@ -163,9 +163,12 @@ describe('Controller timing', () => {
     await t.controller.stop(1000);
   });
 
-  it('a burst of Engine events for an app reconciles it once, after they settle', async () => {
+  it('a burst of Engine events for an app reconciles it once they settle, and once more 2 s later', async () => {
+    // The Engine's container list can still say running a few hundred ms
+    // after `die`: the second look catches what the first one missed.
     const t = setup();
     t.fake.set('a', 'g1');
+    t.fake.world.set('a', 'running');
     t.controller.start();
     await settle(5);
     for (const _ of ['kill', 'die', 'stop']) t.controller.engineEvent('a');
@@ -173,6 +176,15 @@ describe('Controller timing', () => {
     expect(t.fake.passes).toHaveLength(1);
     await t.advance(1);
     expect(t.fake.passes[1]).toEqual({ at: 250, apps: ['a'] });
+    expect(t.app('a')?.state).toBe('running'); // the list had not caught up yet
+    t.fake.world.set('a', 'exited');
+    await t.advance(1749);
+    expect(t.fake.passes).toHaveLength(2);
+    await t.advance(1);
+    expect(t.fake.passes[2]).toEqual({ at: 2000, apps: ['a'] });
+    expect(t.app('a')?.state).toBe('exited');
+    await t.advance(60_000 - 2000 - 1);
+    expect(t.fake.passes).toHaveLength(3);
     await t.controller.stop(1000);
   });
 
@@ -329,12 +341,12 @@ describe('Controller timing', () => {
     await settle(5);
     let releaseA!: () => void;
     t.fake.gate = new Promise<void>((r) => (releaseA = r));
-    t.controller.engineEvent('a');
-    await t.advance(250); // the pass on [a] waits at the gate, after observing
+    t.controller.vhostChanged('/vhosts/a.conf');
+    await settle(5); // the pass on [a] waits at the gate, after observing
     t.fake.gate = undefined;
     let releasePlan!: () => void;
     t.fake.planGate = new Promise<void>((r) => (releasePlan = r));
-    await t.advance(60_000 - 250); // the resync observes, then waits before choosing
+    await t.advance(60_000); // the resync observes, then waits before choosing
     t.fake.planGate = undefined;
     releaseA();
     await settle(5);
@@ -361,8 +373,8 @@ describe('Controller timing', () => {
     t.fake.planGate = undefined;
     // Meanwhile a is started, and its own pass sees and records it running.
     t.fake.world.set('a', 'running');
-    t.controller.engineEvent('a');
-    await t.advance(250);
+    t.controller.vhostChanged('/vhosts/a.conf');
+    await settle(5);
     expect(t.app('a')?.state).toBe('running');
     // b's pass now records what it saw: a's newer status must stand.
     releasePlan();
