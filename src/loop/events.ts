@@ -33,7 +33,9 @@ export async function followEngineEvents(engine: Engine, instance: string, sink:
       backoff.reset('events');
       log.debug('engine event stream connected');
       await engine.watchEvents(instance, (e) => {
-        if (INTERESTING.test(e.action)) sink.appEvent(e.app);
+        if (!INTERESTING.test(e.action)) return;
+        log.debug({ app: e.app, action: e.action, containerId: e.containerId.slice(0, 12) }, 'engine event');
+        sink.appEvent(e.app);
       }, signal);
       if (signal.aborted) return;
       throw new Error('the Engine closed the event stream');
