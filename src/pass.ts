@@ -76,8 +76,13 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
     knownIds,
   });
   problems.push(...model.problems);
-  for (const p of problems) {
-    if (p.app && !frozen.has(p.app)) frozen.set(p.app, `its manifest is invalid, so it is left as it runs: ${p.file}:${p.line}:${p.col}: ${p.message}`);
+  // Every problem of the app, in file order: a misspelt field shows both as "missing
+  // image" and as "unknown imgae, did you mean image?", and the second is the useful one.
+  const byApp = new Map<string, Problem[]>();
+  for (const p of problems) if (p.app) byApp.set(p.app, [...(byApp.get(p.app) ?? []), p]);
+  for (const [app, list] of byApp) {
+    const text = list.sort((a, b) => a.line - b.line || a.col - b.col).map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('; ');
+    frozen.set(app, `its manifest is invalid, so it is left as it runs: ${text}`);
   }
   // An app in a schema-invalid document is frozen even when buildDesired never saw it.
   for (const app of model.frozen) if (!frozen.has(app)) frozen.set(app, 'its manifest is invalid, so it is left as it runs');

@@ -16,7 +16,9 @@ export async function startStatusServer(listen: string, status: StatusStore, met
     if (Date.now() - restartCountsAt < 5000) return;
     restartCountsAt = Date.now();
     await Promise.all(status.snapshot().apps.filter((a) => a.containerId).map(async (a) => {
-      const d = await engine.inspectDetails(a.containerId!).catch(() => undefined);
+      // An Engine that accepts but never answers must not hang the page.
+      const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref());
+      const d = await Promise.race([engine.inspectDetails(a.containerId!).catch(() => undefined), timeout]);
       if (d) status.setRestartCount(a.app, d.restartCount);
     }));
   };

@@ -105,13 +105,13 @@ export async function createWorld(extraFlags: string[] = []): Promise<World> {
 }
 
 /** Polls `check` until it returns a truthy value, or fails with the last value after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000, intervalMs = 100): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       last = await check();
-      if (last) return last as T;
+      if (last) return last as NonNullable<T>;
     } catch (err) {
       last = err;
     }

@@ -97,11 +97,11 @@ describe('reading the manifests directory', () => {
     expect(r.broken).toEqual(['hydra.yaml']);
   });
 
-  it('a schema problem freezes the app it names, with the problem as the reason', async () => {
+  it('a schema problem freezes the app it names, with every problem of that app as the reason', async () => {
     const r = await load({ 'hydra.yaml': hydra.replace('image:', 'imgae:') });
     expect(r.apps).toEqual({});
     expect(r.broken).toEqual([]);
-    expect(r.frozen.hydra).toBe('its manifest is invalid, so it is left as it runs: hydra.yaml:1:1: missing required field "image": add it');
+    expect(r.frozen.hydra).toBe('its manifest is invalid, so it is left as it runs: hydra.yaml:1:1: missing required field "image": add it; hydra.yaml:3:1: unknown field "imgae": did you mean "image"?');
   });
 
   it('a file ending in --- is not broken: its apps load and removals are not held back', async () => {
