@@ -9,6 +9,14 @@ import { runTimed } from './util.mjs';
 export const COMPOSE = '/usr/bin/docker-compose';
 
 /**
+ * Compose 1.29 deadlocks in `up` once services plus their nested create and
+ * start tasks outnumber COMPOSE_PARALLEL_LIMIT (default 64): with 200
+ * services it stalls for good after about 20 containers (docker/compose#5864,
+ * #7486, #8161). A limit above twice the service count lets it finish.
+ */
+export const PARALLEL_LIMIT = 1000;
+
+/**
  * One service as Amahi wrote it: the app's image, a fixed container name,
  * restart unless-stopped, and the web port published on 127.0.0.1 only.
  */
@@ -17,6 +25,9 @@ function serviceYaml(name, { container, hostPort, message, limits, runId }) {
     `  ${name}:`,
     `    image: ${IMAGE}`,
     `    container_name: ${container}`,
+    // The default bridge, as hdactl and the floor use: one network per project
+    // would run out of Docker's default address pools at about 30 projects.
+    '    network_mode: bridge',
     '    restart: unless-stopped',
     `    ports: ["127.0.0.1:${hostPort}:80"]`,
     `    environment: { MESSAGE: "${message}" }`,
@@ -43,7 +54,7 @@ export async function createProject({ dir, project, services, runId }) {
     },
     /** `docker-compose -p <project> up -d`, timed; throws on a non-zero exit. */
     async up() {
-      const r = await runTimed(COMPOSE, ['-p', project, 'up', '-d'], { cwd: dir, timeoutMs: 600_000, env: { ...process.env, COMPOSE_INTERACTIVE_NO_CLI: '1' } });
+      const r = await runTimed(COMPOSE, ['-p', project, 'up', '-d'], { cwd: dir, timeoutMs: 300_000, env: { ...process.env, COMPOSE_PARALLEL_LIMIT: String(PARALLEL_LIMIT) } });
       if (r.code !== 0) throw new Error(`docker-compose -p ${project} up -d exited ${r.code}:\n${r.stderr.slice(-3000)}`);
       return r;
     },
