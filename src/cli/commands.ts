@@ -9,7 +9,6 @@ import { formatPlan, planToJson } from '../plan/format.js';
 import { computePlan, loadDesired, runPass } from '../pass.js';
 import { apacheSnippet } from '../status/apache.js';
 import { askDaemon, collectStatus, formatStatusTable } from '../status/status.js';
-import { runDaemon } from './run.js';
 import { settingsFrom, wire } from './wiring.js';
 
 /** What a command gets from the command line. */
@@ -124,7 +123,9 @@ export const commands: Record<string, Command> = {
   apply,
   status,
   'apache-config': apacheConfig,
-  run: runDaemon,
+  // The daemon's modules (watchers, metrics, status server) load only for `run`:
+  // every one-shot command starts faster without them.
+  run: async (ctx) => (await import('./run.js')).runDaemon(ctx),
   events,
   version,
 };

@@ -61,7 +61,12 @@ const DEFAULTS = {
   logLevel: 'info',
 } satisfies Partial<Record<Key, string>>;
 
-const validateConfig = compileSchema<HdactlConfig>(loadSchema('config.schema.json'));
+let validateConfig: ReturnType<typeof compileSchema<HdactlConfig>> | undefined;
+
+/** The hdactl.yaml validator, compiled on first use: most runs have no hdactl.yaml to check. */
+function configValidator() {
+  return (validateConfig ??= compileSchema<HdactlConfig>(loadSchema('config.schema.json')));
+}
 
 /**
  * Resolves settings: a flag beats an HDACTL_* environment variable, which
@@ -123,8 +128,9 @@ function readConfig(file: string, required: boolean): HdactlConfig | undefined {
     throw new Error(`${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1}: YAML syntax: ${e.message.split('\n')[0]}`);
   }
   const value = (doc.toJS() ?? {}) as unknown;
-  if (!validateConfig(value)) {
-    const e = validateConfig.errors![0]!;
+  const validate = configValidator();
+  if (!validate(value)) {
+    const e = validate.errors![0]!;
     const where = e.instancePath || '/';
     const extra = e.keyword === 'additionalProperties' ? ` "${String(e.params.additionalProperty)}"` : '';
     throw new Error(`${file}: ${where}: ${e.message}${extra}: see schemas/config.schema.json`);
