@@ -39,7 +39,10 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   const status = new StatusStore(deps.engine.endpoint, () => clock.now(), settings.vhostPort);
   const metrics = new Metrics();
   metrics.engineUp.set(1);
-  deps.committer = new BatchingCommitter(new ImmediateCommitter(deps.web, deps.vhosts, log), clock, 200);
+  // No timer window: a lone change goes live at once instead of waiting 200 ms
+  // for company. Batches still form, as changes that arrive while a configtest
+  // and reload run wait for it and go together in the next.
+  deps.committer = new BatchingCommitter(new ImmediateCommitter(deps.web, deps.vhosts, log), clock, 0);
   const controller = new Controller({
     deps,
     clock,
