@@ -37,6 +37,14 @@ export function isManifestFile(name: string): boolean {
 }
 
 /**
+ * Each file's last parse, by path, reused while its text is unchanged: the
+ * daemon re-reads every manifest on every pass, and parsing YAML was most of a
+ * pass's CPU time. Holds the files of the last read only. What it holds is
+ * shared between passes, so nothing downstream may modify a parsed document.
+ */
+let lastParsed = new Map<string, { text: string; parsed: ReturnType<typeof parseManifestText> }>();
+
+/**
  * Reads every manifest file directly in `dir`. A missing or unreadable
  * directory is an error (thrown), never "no apps": that would remove them all.
  */
@@ -58,6 +66,7 @@ export async function loadManifestDir(dir: string): Promise<LoadedManifests> {
       return { file, err: err as NodeJS.ErrnoException };
     }
   }));
+  const parsedNow: typeof lastParsed = new Map();
   for (const t of texts) {
     if ('err' in t && t.err) {
       // A file removed between readdir and read is simply gone; anything else breaks the file.
@@ -66,11 +75,15 @@ export async function loadManifestDir(dir: string): Promise<LoadedManifests> {
       out.problems.push({ file: t.file, line: 1, col: 1, message: `cannot read file (${t.err.code}): check its permissions` });
       continue;
     }
-    const parsed = parseManifestText(t.file, t.text ?? '');
+    const text = t.text ?? '';
+    const cached = lastParsed.get(t.file);
+    const parsed = cached?.text === text ? cached.parsed : parseManifestText(t.file, text);
+    parsedNow.set(t.file, { text, parsed });
     out.docs.push(...parsed.docs);
     out.problems.push(...parsed.problems);
     if (parsed.broken) out.brokenFiles.add(t.file);
   }
+  lastParsed = parsedNow;
   return out;
 }
 
