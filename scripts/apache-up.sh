@@ -23,7 +23,8 @@ LoadModule proxy_http_module $mods/mod_proxy_http.so
 User www-data
 Group www-data
 LogFormat "%h %l %u %t \"%r\" %>s %b" combined
-# Names no app claims land here: an empty site, not the first app.
+# Names no app claims land here, not on the first app: an empty site
+# (403 for /, 404 for any other path).
 <VirtualHost *:$port>
   ServerName default.invalid
   DocumentRoot $dir/empty

@@ -1,5 +1,5 @@
-import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,45 +28,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const APACHE_UP = new URL('../../scripts/apache-up.sh', import.meta.url).pathname;
+
 /**
- * Starts Debian's apache2 with a minimal config of its own: Listen on
- * 127.0.0.1:<port>, mod_proxy and mod_proxy_http, and IncludeOptional of the
- * given vhost directory. Waits until it answers.
+ * Starts Debian's apache2 through scripts/apache-up.sh (the one place that
+ * writes a private instance's config: Listen on 127.0.0.1:<port>, mod_proxy
+ * and mod_proxy_http, IncludeOptional of the vhost directory, and a default
+ * vhost that answers names no app claims with 403). Waits until it answers.
  */
 export async function startApache(vhostDir: string): Promise<PrivateApache> {
   const port = await freePort();
   const root = await mkdtemp(path.join(tmpdir(), 'hdactl-apache-'));
-  const mods = '/usr/lib/apache2/modules';
   const conf = path.join(root, 'httpd.conf');
-  await mkdir(path.join(root, 'empty'));
-  await writeFile(conf, [
-    `ServerRoot ${root}`,
-    `PidFile ${root}/httpd.pid`,
-    `ErrorLog ${root}/error.log`,
-    'LogLevel warn',
-    `Listen 127.0.0.1:${port}`,
-    'ServerName 127.0.0.1',
-    `LoadModule mpm_event_module ${mods}/mod_mpm_event.so`,
-    `LoadModule authz_core_module ${mods}/mod_authz_core.so`,
-    `LoadModule setenvif_module ${mods}/mod_setenvif.so`,
-    `LoadModule proxy_module ${mods}/mod_proxy.so`,
-    `LoadModule proxy_http_module ${mods}/mod_proxy_http.so`,
-    'User www-data',
-    'Group www-data',
-    'LogFormat "%h %l %u %t \\"%r\\" %>s %b" combined',
-    // Requests for unknown names land here rather than on the first app: an empty
-    // DocumentRoot, so 403 for / (no index, no autoindex) and 404 for any other path.
-    `<VirtualHost *:${port}>`,
-    '  ServerName default.invalid',
-    `  DocumentRoot ${root}/empty`,
-    '</VirtualHost>',
-    `IncludeOptional ${vhostDir}/*.conf`,
-    '',
-  ].join('\n'));
-  const env = { ...process.env, APACHE_RUN_DIR: root, APACHE_LOCK_DIR: root, APACHE_LOG_DIR: root };
-  await run('/usr/sbin/apache2', ['-f', conf, '-t'], { env });
-  const child = spawn('/usr/sbin/apache2', ['-f', conf, '-k', 'start'], { env, stdio: 'ignore' });
-  await new Promise((r) => child.on('exit', r));
+  await run('bash', [APACHE_UP, root, vhostDir, String(port)]);
   await eventually(() => httpGet(port, 'nobody.invalid'), 15_000);
   return {
     port,
