@@ -100,6 +100,7 @@ export async function createWorld({ dir, runId, name, portBase, apps = [], state
      */
     async startDaemon({ resync = '60s' } = {}) {
       const port = await freePort();
+      const startedAt = Date.now();
       const log = openSync(path.join(dir, 'daemon.log'), 'a');
       const child = spawn('node', [CLI, 'run', ...flags, '--listen', `127.0.0.1:${port}`, '--resync', resync], {
         cwd: dir,
@@ -124,6 +125,7 @@ export async function createWorld({ dir, runId, name, portBase, apps = [], state
       return {
         pid: child.pid,
         port,
+        startedAt,
         metrics,
         async stop() {
           await stopPid(child.pid, 35_000);
