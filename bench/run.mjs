@@ -195,7 +195,10 @@ async function main() {
     await scenario('converge', () => converge(ctx));
 
     let shared;
-    await scenario('setup', async () => (shared = await setupConverged(ctx), { ...shared.setupMs }));
+    await scenario('setup', async () => {
+      shared = await setupConverged(ctx);
+      return { ...shared.setupMs };
+    });
     const needShared = async (fn) => {
       if (!shared) throw new Error('the converged world could not be set up');
       return fn();
@@ -255,6 +258,7 @@ async function main() {
     '',
     'Times are medians over the runs in parentheses, each timed from process start to exit (hdactl, docker-compose and bench/floor.mjs all pay their own start-up).',
     'Contenders ran interleaved (A B C D, then D C B A). "hdactl ÷ against" below 1 means hdactl is faster.',
+    'Scenario 5 polls every 10 ms: through the private Apache (Host header) for hdactl, on the published host port for the floor.',
     `Scenario 6 measures the ${sizes.big}-app daemon over apps with \`state: stopped\` (created, not running): ${sizes.big} running containers take too long to create on this machine for the time budget.`,
     'Compose services use `network_mode: bridge`, the default bridge hdactl and the floor use too: with a network per project, Amahi\'s way fails at about 30 apps, when Docker\'s default address pools run out.',
     `Compose runs with COMPOSE_PARALLEL_LIMIT=${PARALLEL_LIMIT}: with its default of 64, Compose 1.29 deadlocks in \`up\` on ${sizes.world} services (docker/compose#5864, #8161).`,
