@@ -3,20 +3,16 @@ import type { DesiredApp } from '../desired/model.js';
 import { computePlan, type PassDeps } from '../pass.js';
 import type { AppStatus, StatusDocument } from './model.js';
 
-/** One app's line in `hdactl status`. */
-export interface StatusRow {
-  app: string;
-  /** The container's state, `missing` when there is none, `invalid` for a frozen manifest. */
-  state: string;
-  image: string;
-  url: string;
-  hostPort: string;
-  /** `in sync`, `drifted`, `missing`, `conflict`, or `-` for headless apps. */
-  vhost: string;
-  /** Whether a plan would change anything for this app. */
+/**
+ * One app's line in `hdactl status`: the daemon's fields for it (state is
+ * `missing` without a container, `invalid` for a frozen manifest; vhost is
+ * `in sync`, `drifted`, `missing`, `conflict` or `-`), whether a plan would
+ * change anything, and the last error.
+ */
+export type StatusRow = Pick<AppStatus, 'app' | 'state' | 'image' | 'url' | 'hostPort' | 'vhost'> & {
   inSync: boolean;
   error: string;
-}
+};
 
 /** The URL of a web app as a person types it. */
 export function appUrl(d: DesiredApp, vhostPort: number): string {
