@@ -66,7 +66,9 @@ async function applyApp(a: AppPlan, deps: ApplyDeps, vhostChanges: VhostChange[]
   } catch (err) {
     const transient = err instanceof EngineError ? err.transient : false;
     const message = (err as Error).message;
-    log.error({ err, steps, transient }, 'failed');
+    // An EngineError's message already says what failed and what to do; its stack is noise in the log.
+    const logged = err instanceof EngineError ? { type: err.name, message, statusCode: err.statusCode } : err;
+    log.error({ err: logged, steps, transient }, 'failed');
     return { app: a.app, outcome: 'failed', message, error: message, transient, steps };
   }
   const outcome = outcomeOf(a.actions);

@@ -70,6 +70,14 @@ const STATE_AFTER: Partial<Record<AppResult['outcome'], string>> = {
   stopped: 'exited',
 };
 
+/** The vhost as observed: a new app's not-yet-written vhost is missing, not drifted. */
+function vhostState(a: PassPlan['plan']['apps'][number], p: PassPlan): string {
+  if (a.desired?.vhost === undefined) return '-';
+  if (p.observed.foreignVhosts.has(a.app)) return 'conflict';
+  if (!p.observed.vhosts.has(a.app)) return 'missing';
+  return a.actions.some((x) => x.type === 'vhost-update') ? 'drifted' : 'in sync';
+}
+
 /** Holds the daemon's view of every app, its conditions and the recent events. */
 export class StatusStore {
   private readonly apps = new Map<string, AppStatus>();
@@ -105,7 +113,7 @@ export class StatusStore {
       s.image = d?.spec.image ?? c?.spec?.image ?? '';
       s.url = d?.web ? appUrl(d, this.vhostPort) : '';
       s.hostPort = d?.web ? String(d.web.hostPort) : '';
-      s.vhost = d?.vhost === undefined ? '-' : p.observed.foreignVhosts.has(a.app) ? 'conflict' : a.actions.some((x) => x.type.startsWith('vhost-')) ? 'drifted' : 'in sync';
+      s.vhost = vhostState(a, p);
       const limits = d?.limits ?? c?.limits ?? {};
       s.limits = {
         ...(limits.memoryBytes !== undefined ? { memory: formatSize(limits.memoryBytes) } : {}),
@@ -142,6 +150,8 @@ export class StatusStore {
     // for an app without a vhost or Engine events is the resync, a minute later.
     const after = STATE_AFTER[r.outcome];
     if (after) s.state = after;
+    // Likewise the vhost: written in this pass and, with the pass succeeded, live.
+    if (r.steps.includes('vhost-create') || r.steps.includes('vhost-update')) s.vhost = 'in sync';
     if (r.outcome === 'created' || r.outcome === 'recreated') {
       // The observed container is gone or was never there; the next pass sees the new one.
       delete s.containerId;

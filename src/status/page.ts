@@ -22,7 +22,8 @@ function limits(a: AppStatus): string {
 export function renderPage(doc: StatusDocument, refreshSeconds = 3): string {
   const rows = doc.apps.map((a) => {
     const s = stateOf(a);
-    const url = a.url ? `<a href="${esc(a.url)}">${esc(a.url)}</a>` : '<span class="dim">headless</span>';
+    // An app whose manifest is invalid has no known URL; only a valid one without `web` is headless.
+    const url = a.url ? `<a href="${esc(a.url)}">${esc(a.url)}</a>` : `<span class="dim">${a.state === 'invalid' ? '-' : 'headless'}</span>`;
     return `<tr data-app="${esc(a.app)}"><td class="app">${esc(a.app)}</td><td><span class="pill ${s.cls}">${esc(s.label)}</span></td><td>${url}</td><td>${esc(a.image)}</td><td class="nowrap">${esc(limits(a))}</td><td>${esc(a.restartCount ?? '-')}</td><td class="err">${esc(a.lastError ?? '')}${a.nextRetry ? `<div class="dim">next retry ${esc(a.nextRetry)}</div>` : ''}</td></tr>`;
   });
   const events = doc.events.slice(0, 30).map((e) => `<li><time>${esc(e.time)}</time> <b>${esc(e.app)}</b> ${esc(e.type)}: ${esc(e.message)}</li>`);

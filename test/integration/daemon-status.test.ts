@@ -80,8 +80,11 @@ describe('what hdactl run reports while it works', () => {
     expect(tries.length).toBeGreaterThanOrEqual(3);
     expect(tries[1]! - tries[0]!).toBeGreaterThanOrEqual(900);
     expect(tries[2]! - tries[1]!).toBeGreaterThanOrEqual(1900);
+    // Its vhost was never written: that is missing, not drift.
+    expect(s.vhost).toBe('missing');
     const fine = await d.app(good);
     expect(fine?.state).toBe('running');
+    expect(fine?.vhost).toBe('in sync');
     expect(conditionOf(fine, 'Degraded')?.status).toBe('False');
     expect(conditionOf(fine, 'Ready')?.status).toBe('True');
   });
