@@ -9,7 +9,7 @@ import { createLogger } from './logger.js';
 
 /** Resolves settings from flags, environment and hdactl.yaml. */
 export async function settingsFrom(flags: Record<string, string | undefined>): Promise<Settings> {
-  return resolveSettings(flags, process.env, process.cwd(), await defaultApachectl());
+  return resolveSettings(flags, process.env, process.cwd(), defaultApachectl());
 }
 
 const engines: Engine[] = [];
