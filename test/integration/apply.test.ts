@@ -6,12 +6,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, isGone, pageWith } from '../support/engine.js';
-import { createWorld, docker, type World } from '../support/world.js';
-
-/** A web app manifest of the test image, showing `message`. */
-function webApp(app: string, message: string, extra = ''): string {
-  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n${extra}`;
-}
+import { createWorld, docker, webApp, type World } from '../support/world.js';
 
 describe('hdactl apply', () => {
   let w: World | undefined;
@@ -125,7 +120,7 @@ describe('hdactl apply', () => {
     const blocker = createServer().listen(w.portBase + 70, '127.0.0.1');
     await once(blocker, 'listening');
     try {
-      await w.writeManifest('phoenix.yaml', webApp(app, 'new', `ports: ["127.0.0.1:${w.portBase + 70}:8080"]\n`));
+      await w.writeManifest('phoenix.yaml', webApp(app, 'new', { extra: `ports: ["127.0.0.1:${w.portBase + 70}:8080"]\n` }));
       const r = await w.hdactl(['apply']);
       expect(r.stdout).toMatch(new RegExp(`^${app} failed: start container: .*${w.portBase + 70}`));
       expect(r.code).toBe(1);
@@ -187,7 +182,7 @@ describe('hdactl apply', () => {
     expect((await w.hdactl(['apply'])).code).toBe(0);
     const created = await inspect(app);
 
-    await w.writeManifest('toggle.yaml', webApp(app, 'up', 'state: stopped\n'));
+    await w.writeManifest('toggle.yaml', webApp(app, 'up', { extra: 'state: stopped\n' }));
     const stop = await w.hdactl(['apply']);
     expect(stop.stdout).toBe(`${app} stopped: state: stopped\n`);
     expect(stop.code).toBe(0);
@@ -196,7 +191,7 @@ describe('hdactl apply', () => {
     expect(stopped.State.Running).toBe(false);
     expect((await w.hdactl(['apply'])).stdout).toBe(`${app} unchanged\n`);
 
-    await w.writeManifest('toggle.yaml', webApp(app, 'up', 'state: running\n'));
+    await w.writeManifest('toggle.yaml', webApp(app, 'up', { extra: 'state: running\n' }));
     const start = await w.hdactl(['apply']);
     expect(start.stdout).toMatch(new RegExp(`^${app} started: container exited`));
     const started = await inspect(app);
@@ -231,7 +226,7 @@ describe('hdactl apply', () => {
   it('a new app with state: stopped is created but not started', async () => {
     w = await createWorld();
     const app = `${w.prefix}cold`;
-    await w.writeManifest('cold.yaml', webApp(app, 'cold', 'state: stopped\n'));
+    await w.writeManifest('cold.yaml', webApp(app, 'cold', { extra: 'state: stopped\n' }));
     const r = await w.hdactl(['apply']);
     expect(r.stdout).toMatch(new RegExp(`^${app} created: .*new app \\(state: stopped\\)`));
     const c = await inspect(app);
@@ -242,7 +237,7 @@ describe('hdactl apply', () => {
   it('deleting a manifest removes the container and keeps the app\'s data', async () => {
     w = await createWorld();
     const app = `${w.prefix}gone`;
-    const file = await w.writeManifest('gone.yaml', webApp(app, 'bye', 'volumes: ["./config:/config"]\n'));
+    const file = await w.writeManifest('gone.yaml', webApp(app, 'bye', { extra: 'volumes: ["./config:/config"]\n' }));
     expect((await w.hdactl(['apply'])).code).toBe(0);
     const c = await inspect(app);
     const appDir = path.join(w.dataRoot, app);

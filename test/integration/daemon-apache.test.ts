@@ -5,12 +5,7 @@ import path from 'node:path';
 import { startApache, type PrivateApache } from '../support/apache.js';
 import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { isGone } from '../support/engine.js';
-import { TEST_IMAGE } from '../support/global-setup.js';
-import { createWorld, eventually, httpGet, type World } from '../support/world.js';
-
-function webApp(app: string, message: string): string {
-  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n`;
-}
+import { createWorld, eventually, httpGet, webApp, type World } from '../support/world.js';
 
 describe('hdactl run keeps containers and Apache vhosts matching the manifests directory', () => {
   printDaemonLogsOnFailure();

@@ -5,12 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { pageWith } from '../support/engine.js';
-import { TEST_IMAGE } from '../support/global-setup.js';
-import { createWorld, eventually, httpGet, type World } from '../support/world.js';
-
-function webApp(app: string, message: string): string {
-  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n`;
-}
+import { createWorld, eventually, httpGet, webApp, type World } from '../support/world.js';
 
 /**
  * A Unix socket that forwards to the real Engine's, and can be cut off and

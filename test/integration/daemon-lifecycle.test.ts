@@ -4,12 +4,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { printDaemonLogsOnFailure, startDaemon, stopDaemons } from '../support/daemon.js';
 import { pageWith } from '../support/engine.js';
-import { TEST_IMAGE } from '../support/global-setup.js';
-import { createWorld, eventually, type World } from '../support/world.js';
-
-function webApp(app: string, message: string): string {
-  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n`;
-}
+import { createWorld, eventually, webApp, type World } from '../support/world.js';
 
 describe('the hdactl run process', () => {
   let w: World | undefined;

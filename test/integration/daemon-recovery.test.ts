@@ -3,18 +3,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { inspect, pageWith } from '../support/engine.js';
-import { TEST_IMAGE } from '../support/global-setup.js';
-import { createWorld, eventually, type World } from '../support/world.js';
+import { createWorld, eventually, webApp, type World } from '../support/world.js';
 
 const run = promisify(execFile);
 
-/**
- * A web app whose containers Docker itself never restarts (`restart: "no"`),
- * so that whatever brings one back is hdactl.
- */
-function webApp(app: string, message: string): string {
-  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nrestart: "no"\nenv:\n  MESSAGE: "${message}"\n`;
-}
+/** Docker itself never restarts these containers, so whatever brings one back is hdactl. */
+const HDACTL_ONLY = { extra: 'restart: "no"\n' };
 
 describe('hdactl run repairs what is done to its containers by hand', () => {
   printDaemonLogsOnFailure();
@@ -32,7 +26,7 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
   /** Writes the app's manifest and waits until it serves; returns its host port and container. */
   async function deploy(name: string, message: string) {
     const app = `${w.prefix}${name}`;
-    await w.writeManifest(`${name}.yaml`, webApp(app, message));
+    await w.writeManifest(`${name}.yaml`, webApp(app, message, HDACTL_ONLY));
     const port = Number(await eventually(async () => (await d.app(app))?.hostPort));
     await pageWith(port, message);
     return { app, port, before: await inspect(app) };

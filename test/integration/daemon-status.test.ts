@@ -3,11 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { conditionOf, hdactlWith, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { inspect, pageWith } from '../support/engine.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
-import { createWorld, eventually, type World } from '../support/world.js';
-
-function webApp(app: string, message: string, image = TEST_IMAGE): string {
-  return `app: ${app}\nkind: container-custom\nimage: ${image}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n`;
-}
+import { createWorld, eventually, webApp, type World } from '../support/world.js';
 
 /** Nothing listens there: every pull fails at once, as with a registry that is down. */
 const MISSING_IMAGE = '127.0.0.1:5999/nope/missing:1';
@@ -64,7 +60,7 @@ describe('what hdactl run reports while it works', () => {
 
   it('an app whose image cannot be pulled backs off while another app converges and serves', async () => {
     const bad = `${w.prefix}nopull`;
-    await w.writeManifest('nopull.yaml', webApp(bad, 'never', MISSING_IMAGE));
+    await w.writeManifest('nopull.yaml', webApp(bad, 'never', { image: MISSING_IMAGE }));
     const { app: good } = await deploy('fine', 'all fine');
     const s = await eventually(async () => {
       const a = await d.app(bad);
@@ -120,7 +116,7 @@ describe('what hdactl run reports while it works', () => {
 
   it('fixing the image of an app in backoff applies it at once, without waiting out the backoff', async () => {
     const app = `${w.prefix}laterfixed`;
-    const file = await w.writeManifest('laterfixed.yaml', webApp(app, 'fixed now', MISSING_IMAGE));
+    const file = await w.writeManifest('laterfixed.yaml', webApp(app, 'fixed now', { image: MISSING_IMAGE }));
     const failing = await eventually(async () => {
       const a = await d.app(app);
       return a && a.failures >= 3 ? a : undefined;
@@ -161,7 +157,7 @@ describe('what hdactl run reports while it works', () => {
 
   it('hdactl status answers from the daemon, and hdactl events prints its recent events', async () => {
     const failing = `${w.prefix}unpullable`;
-    await w.writeManifest('unpullable.yaml', webApp(failing, 'never', MISSING_IMAGE));
+    await w.writeManifest('unpullable.yaml', webApp(failing, 'never', { image: MISSING_IMAGE }));
     const { app } = await deploy('asked', 'ask me');
     await eventually(async () => ((await d.app(failing))?.failures ?? 0) >= 1);
     const json = await hdactlWith(w, d.listen, ['status', '-o', 'json']);

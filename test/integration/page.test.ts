@@ -2,16 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { pageWith } from '../support/engine.js';
-import { TEST_IMAGE } from '../support/global-setup.js';
-import { createWorld, eventually, type World } from '../support/world.js';
+import { createWorld, eventually, webApp, type World } from '../support/world.js';
 
 /** Debian's Chromium; a browser is never downloaded. */
 const CHROMIUM = '/usr/bin/chromium';
 const MISSING_IMAGE = '127.0.0.1:5999/nope/missing:1';
-
-function webApp(app: string, message: string, image = TEST_IMAGE): string {
-  return `app: ${app}\nkind: container-custom\nimage: ${image}\nweb: 80\nlimits: { memory: 64m }\nenv:\n  MESSAGE: "${message}"\n`;
-}
 
 describe('the status page in a browser', () => {
   printDaemonLogsOnFailure();
@@ -35,8 +30,8 @@ describe('the status page in a browser', () => {
   it('lists every app with its state, and shows a failing app\'s error', async () => {
     const good = `${w.prefix}gallery`;
     const bad = `${w.prefix}broken`;
-    await w.writeManifest('gallery.yaml', webApp(good, 'pictures'));
-    await w.writeManifest('broken.yaml', webApp(bad, 'never', MISSING_IMAGE));
+    await w.writeManifest('gallery.yaml', webApp(good, 'pictures', { extra: 'limits: { memory: 64m }\n' }));
+    await w.writeManifest('broken.yaml', webApp(bad, 'never', { image: MISSING_IMAGE, extra: 'limits: { memory: 64m }\n' }));
     const port = Number(await eventually(async () => (await d.app(good))?.hostPort));
     await pageWith(port, 'pictures');
     await eventually(async () => ((await d.app(bad))?.failures ?? 0) >= 1);

@@ -2,11 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, isGone, pageWith } from '../support/engine.js';
-import { createWorld, docker, type World } from '../support/world.js';
-
-function webApp(app: string, message: string): string {
-  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n`;
-}
+import { createWorld, docker, webApp, type World } from '../support/world.js';
 
 describe('what hdactl leaves alone', () => {
   let w: World | undefined;

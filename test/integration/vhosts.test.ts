@@ -5,11 +5,7 @@ import path from 'node:path';
 import { startApache, type PrivateApache } from '../support/apache.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, pageWith } from '../support/engine.js';
-import { createWorld, eventually, httpGet, type World } from '../support/world.js';
-
-function webApp(app: string, message: string, extra = ''): string {
-  return `app: ${app}\nkind: container-custom\nimage: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n${extra}`;
-}
+import { createWorld, eventually, httpGet, webApp, type World } from '../support/world.js';
 
 /**
  * Polls Apache until the host name no longer gets the page, and returns what
@@ -208,7 +204,7 @@ describe('Apache vhosts', () => {
       '',
     ].join('\n'));
     await w.writeManifest('special.yaml', `app: ${special}\nkind: container-special\nimage: ${TEST_IMAGE}\nweb: 80\naliases: [${alias}]\nenv: { MESSAGE: special }\n`);
-    await w.writeManifest('plain.yaml', webApp(plain, 'plain', `aliases: [${w.prefix}other.example.test]\n`));
+    await w.writeManifest('plain.yaml', webApp(plain, 'plain', { extra: `aliases: [${w.prefix}other.example.test]\n` }));
     const r = await w.hdactl(['apply', '--templates', templates]);
     expect(r.code).toBe(0);
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { TEST_IMAGE } from './global-setup.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -102,6 +103,14 @@ export async function createWorld(extraFlags: string[] = []): Promise<World> {
     ...extraFlags,
   ];
   return w;
+}
+
+/**
+ * A web-app manifest of the test image serving a page that shows `message`.
+ * `extra` is appended as more top-level YAML (`state: stopped\n`, `restart: "no"\n`).
+ */
+export function webApp(app: string, message: string, opts: { image?: string; extra?: string } = {}): string {
+  return `app: ${app}\nkind: container-custom\nimage: ${opts.image ?? TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "${message}"\n${opts.extra ?? ''}`;
 }
 
 /** Polls `check` until it returns a truthy value, or fails with the last value after `timeoutMs`. */
