@@ -1,7 +1,7 @@
 import type { AppResult } from '../apply/outcome.js';
 import type { PassPlan } from '../pass.js';
 import { formatSize } from '../desired/units.js';
-import { appUrl } from './status.js';
+import { appUrl, vhostState } from './status.js';
 
 /** Kubernetes-style condition types. */
 export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
@@ -70,14 +70,6 @@ const STATE_AFTER: Partial<Record<AppResult['outcome'], string>> = {
   stopped: 'exited',
 };
 
-/** The vhost as observed: a new app's not-yet-written vhost is missing, not drifted. */
-function vhostState(a: PassPlan['plan']['apps'][number], p: PassPlan): string {
-  if (a.desired?.vhost === undefined) return '-';
-  if (p.observed.foreignVhosts.has(a.app)) return 'conflict';
-  if (!p.observed.vhosts.has(a.app)) return 'missing';
-  return a.actions.some((x) => x.type === 'vhost-update') ? 'drifted' : 'in sync';
-}
-
 /** Holds the daemon's view of every app, its conditions and the recent events. */
 export class StatusStore {
   private readonly apps = new Map<string, AppStatus>();
@@ -113,7 +105,7 @@ export class StatusStore {
       s.image = d?.spec.image ?? c?.spec?.image ?? '';
       s.url = d?.web ? appUrl(d, this.vhostPort) : '';
       s.hostPort = d?.web ? String(d.web.hostPort) : '';
-      s.vhost = vhostState(a, p);
+      s.vhost = vhostState(a, p.observed);
       const limits = d?.limits ?? c?.limits ?? {};
       s.limits = {
         ...(limits.memoryBytes !== undefined ? { memory: formatSize(limits.memoryBytes) } : {}),

@@ -1,6 +1,8 @@
 import type { Settings } from '../config/settings.js';
 import type { DesiredApp } from '../desired/model.js';
 import { computePlan, type PassDeps } from '../pass.js';
+import type { Observed } from '../observe/types.js';
+import type { AppPlan } from '../plan/actions.js';
 import type { AppStatus, StatusDocument } from './model.js';
 
 /**
@@ -47,19 +49,24 @@ function rowOf(a: AppStatus): StatusRow {
   };
 }
 
+/**
+ * An app's vhost as observed: `-` for a headless app, `conflict` for a
+ * hand-written file, `missing` when not (yet) written, `drifted` when the plan
+ * rewrites it, else `in sync`.
+ */
+export function vhostState(a: AppPlan, observed: Observed): string {
+  if (a.desired?.vhost === undefined) return '-';
+  if (observed.foreignVhosts.has(a.app)) return 'conflict';
+  if (!observed.vhosts.has(a.app)) return 'missing';
+  return a.actions.some((x) => x.type === 'vhost-update') ? 'drifted' : 'in sync';
+}
+
 /** Computes status rows from one observation. */
 export async function computeStatus(deps: PassDeps): Promise<StatusRow[]> {
   const { plan, observed, desired } = await computePlan(deps);
   return plan.apps.map((a) => {
     const c = observed.containers.find((x) => x.app === a.app && x.name === a.app);
     const d = a.desired;
-    const vhostActs = a.actions.filter((x) => x.type.startsWith('vhost-'));
-    let vhost = '-';
-    if (d?.vhost !== undefined) {
-      if (observed.foreignVhosts.has(a.app)) vhost = 'conflict';
-      else if (!observed.vhosts.has(a.app)) vhost = 'missing';
-      else vhost = vhostActs.length ? 'drifted' : 'in sync';
-    }
     const problem = desired.problems.find((p) => p.app === a.app);
     return {
       app: a.app,
@@ -67,7 +74,7 @@ export async function computeStatus(deps: PassDeps): Promise<StatusRow[]> {
       image: d?.spec.image ?? c?.spec?.image ?? '',
       url: d?.web ? appUrl(d, deps.settings.vhostPort) : '',
       hostPort: d?.web ? String(d.web.hostPort) : '',
-      vhost,
+      vhost: vhostState(a, observed),
       inSync: a.actions.length === 0 && !a.blocked,
       error: a.blocked ?? a.warning ?? (problem ? problem.message : ''),
     };
