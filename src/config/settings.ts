@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { compileSchema, loadSchema } from '../manifest/validate.js';
 import type { HdactlConfig } from '../manifest/types.generated.js';
+import { validateConfig } from '../manifest/validators.generated.js';
 import { parseDuration } from '../desired/units.js';
 
 /** hdactl's resolved settings. Paths are absolute. */
@@ -60,13 +60,6 @@ const DEFAULTS = {
   resync: '60s',
   logLevel: 'info',
 } satisfies Partial<Record<Key, string>>;
-
-let validateConfig: ReturnType<typeof compileSchema<HdactlConfig>> | undefined;
-
-/** The hdactl.yaml validator, compiled on first use: most runs have no hdactl.yaml to check. */
-function configValidator() {
-  return (validateConfig ??= compileSchema<HdactlConfig>(loadSchema('config.schema.json')));
-}
 
 /**
  * Resolves settings: a flag beats an HDACTL_* environment variable, which
@@ -128,9 +121,8 @@ function readConfig(file: string, required: boolean): HdactlConfig | undefined {
     throw new Error(`${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1}: YAML syntax: ${e.message.split('\n')[0]}`);
   }
   const value = (doc.toJS() ?? {}) as unknown;
-  const validate = configValidator();
-  if (!validate(value)) {
-    const e = validate.errors![0]!;
+  if (!validateConfig(value)) {
+    const e = validateConfig.errors![0]!;
     const where = e.instancePath || '/';
     const extra = e.keyword === 'additionalProperties' ? ` "${String(e.params.additionalProperty)}"` : '';
     throw new Error(`${file}: ${where}: ${e.message}${extra}: see schemas/config.schema.json`);

@@ -1,4 +1,4 @@
-/* Generated from schemas/*.json by `npm run gen:types`. Do not edit by hand. */
+/* Generated from schemas/*.json by `npm run gen:types` (json-schema-to-typescript). Do not edit by hand. */
 
 /**
  * One hdactl app: a Docker container, and for web apps an Apache vhost <hostname>.<domain> proxied to host port portBase + id.

@@ -1,34 +1,24 @@
 import { readFileSync } from 'node:fs';
-import _Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
-import _addFormats from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
 import type { ManifestDoc } from './load.js';
 import type { Problem } from './problem.js';
 import type { AppManifest } from './types.generated.js';
-
-// ajv and ajv-formats are CommonJS; under NodeNext their default export is the module object.
-const Ajv2020 = _Ajv2020 as unknown as typeof _Ajv2020.default;
-const addFormats = _addFormats as unknown as typeof _addFormats.default;
+import { validateApp } from './validators.generated.js';
 
 /** Reads a schema shipped in the package's schemas/ directory. */
 export function loadSchema(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`../../schemas/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 }
 
-const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-addFormats(ajv);
+// The validators are compiled from the schemas ahead of time (scripts/gen-types.mjs);
+// the schema itself is read for the app-name rule and for the hints in messages.
 const appSchema = loadSchema('app.schema.json');
-const validateApp = ajv.compile<AppManifest>(appSchema);
 
 const APP_NAME = new RegExp((appSchema.properties as Record<string, { pattern: string }>).app!.pattern);
 
 /** True for a valid app name. An invalid one in a manifest is a typo, not a rename. */
 export function isAppName(name: string): boolean {
   return APP_NAME.test(name);
-}
-
-/** Compiles another schema with the same settings (used for hdactl.yaml). */
-export function compileSchema<T>(schema: Record<string, unknown>) {
-  return ajv.compile<T>(schema);
 }
 
 /** A manifest document that passed the schema, typed. */

@@ -1,8 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { TEST_IMAGE } from '../support/global-setup.js';
-import { createWorld, type World } from '../support/world.js';
+import { CLI, createWorld, type World } from '../support/world.js';
+
+const run = promisify(execFile);
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -22,6 +26,32 @@ describe('the CLI as a person or a script sees it', () => {
       expect(r.stdout).toBe('');
       expect(r.code).toBe(1);
     }
+  });
+
+  it('an Engine reached over ssh:// that does not answer gets the same line (ssh support is loaded on first use)', async () => {
+    w = await createWorld();
+    await w.writeManifest('a.yaml', `app: ${w.prefix}a\nkind: container-custom\nimage: ${TEST_IMAGE}\n`);
+    const r = await w.hdactl(['plan'], { env: { DOCKER_HOST: 'ssh://nobody@127.0.0.1:1' } });
+    expect(r.stderr).toContain('hdactl: cannot reach the Docker Engine at ssh://nobody@127.0.0.1:1 (connect ECONNREFUSED): is dockerd running?\n');
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(1);
+  });
+
+  it('logs are readable lines on a terminal and JSON lines otherwise', async () => {
+    w = await createWorld();
+    await w.writeManifest('a.yaml', `app: ${w.prefix}a\nkind: container-custom\nimage: ${TEST_IMAGE}\n`);
+    await w.writeManifest('b.yaml', `app: ${w.prefix}b\nkind: container-custom\nimage: ${TEST_IMAGE}\n`);
+    // script(1) gives the command a pseudo-terminal, as a person's shell would.
+    const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+    const cmd = ['node', CLI, 'apply', '--log-level', 'info', ...w.flags].map(quote).join(' ');
+    const tty = await run('script', ['-qec', cmd, '/dev/null'], { cwd: w.dir, env: { ...process.env, NO_COLOR: '1' } });
+    expect(tty.stdout).toMatch(new RegExp(`INFO.*: ${w.prefix}a created`));
+    expect(tty.stdout).not.toContain('{"level"');
+
+    await w.writeManifest('b.yaml', `app: ${w.prefix}b\nkind: container-custom\nimage: ${TEST_IMAGE}\nenv: { X: "1" }\n`);
+    const piped = await w.hdactl(['apply', '--log-level', 'info']);
+    const lines = piped.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(lines).toContainEqual(expect.objectContaining({ level: 30, msg: `${w.prefix}b recreated` }));
   });
 
   it('plan exits 2 while changes are pending, 0 in sync, 1 on an invalid manifest, and -o json parses', async () => {
