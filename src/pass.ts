@@ -2,6 +2,7 @@
  * One reconcile pass, the pipeline every command and the daemon share:
  * load manifests → validate → build the desired model → observe → plan → apply.
  */
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Engine } from './adapters/docker/engine.js';
 import type { WebServerControl } from './adapters/apache/control.js';
@@ -50,9 +51,12 @@ export interface DesiredInput {
   brokenFiles: Set<string>;
 }
 
-/** Loads and validates the manifests into the desired model. Problems never throw. */
-export async function loadDesired(settings: Settings, templates: Templates, state: State, observedIds: Map<string, number>): Promise<DesiredInput> {
-  const loaded = await loadManifestDir(settings.manifests);
+/**
+ * Loads and validates the manifests into the desired model. Problems never throw.
+ * `cacheFile` keeps YAML parse results between runs (passes use the state directory's).
+ */
+export async function loadDesired(settings: Settings, templates: Templates, state: State, observedIds: Map<string, number>, cacheFile?: string): Promise<DesiredInput> {
+  const loaded = await loadManifestDir(settings.manifests, cacheFile);
   const problems = [...loaded.problems];
   const valid: ValidDoc[] = [];
   const frozen = new Map<string, string>();
@@ -104,7 +108,7 @@ export async function computePlan(deps: PassDeps): Promise<PassPlan> {
   const observed = await observe(deps.engine, deps.vhosts, settings.instance, state);
   const observedIds = new Map<string, number>();
   for (const c of observed.containers) if (c.appId !== undefined && c.name === c.app) observedIds.set(c.app, c.appId);
-  const desired = await loadDesired(settings, deps.templates, state, observedIds);
+  const desired = await loadDesired(settings, deps.templates, state, observedIds, path.join(settings.stateDir, 'manifest-cache.json'));
   const frozen = new Map(desired.frozen);
   if (desired.brokenFiles.size > 0) {
     // With a file unreadable we cannot tell which apps it still defines: remove nothing.

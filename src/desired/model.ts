@@ -216,7 +216,7 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
       specHash: hashSpec(spec),
       limits,
       state: m.state ?? 'running',
-      source: d.doc.locate([]),
+      source: d.doc.start,
       generation: d.doc.generation,
     };
     if (web) {

@@ -1,7 +1,9 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { ParseCache, textSha } from './cache.js';
 import type { Position, Problem } from './problem.js';
 
 /** One YAML document from a manifest file, with the means to locate its nodes. */
@@ -15,6 +17,8 @@ export interface ManifestDoc {
   appName?: string;
   /** Content hash of this document's text: the manifest generation. */
   generation: string;
+  /** Where the document's content starts. */
+  start: Position;
   /** Position of the node at a path (`['ports', 0]`), or of its key when `key` is set. */
   locate(pathSegments: (string | number)[], key?: boolean): Position;
 }
@@ -36,19 +40,20 @@ export function isManifestFile(name: string): boolean {
   return name.endsWith('.yaml') || name.endsWith('.yml');
 }
 
+type Parsed = ReturnType<typeof parseManifestText>;
+
 /**
- * Each file's last parse, by path, reused while its text is unchanged: the
- * daemon re-reads every manifest on every pass, and parsing YAML was most of a
- * pass's CPU time. Holds the files of the last read only. What it holds is
- * shared between passes, so nothing downstream may modify a parsed document.
+ * Parse caches by cache file ('' for none). What a cache holds is shared
+ * between passes, so nothing downstream may modify a parsed document.
  */
-let lastParsed = new Map<string, { text: string; parsed: ReturnType<typeof parseManifestText> }>();
+const caches = new Map<string, ParseCache<Parsed>>();
 
 /**
  * Reads every manifest file directly in `dir`. A missing or unreadable
  * directory is an error (thrown), never "no apps": that would remove them all.
+ * `cacheFile` keeps parse results between runs (see ParseCache).
  */
-export async function loadManifestDir(dir: string): Promise<LoadedManifests> {
+export async function loadManifestDir(dir: string, cacheFile?: string): Promise<LoadedManifests> {
   let names: string[];
   try {
     const entries = await readdir(dir, { withFileTypes: true });
@@ -57,34 +62,57 @@ export async function loadManifestDir(dir: string): Promise<LoadedManifests> {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new Error(`cannot read the manifests directory ${dir} (${code}): create it or pass --manifests DIR`);
   }
+  const cache = caches.get(cacheFile ?? '') ?? new ParseCache<Parsed>(cacheFile);
+  caches.set(cacheFile ?? '', cache);
   const out: LoadedManifests = { docs: [], problems: [], brokenFiles: new Set() };
-  const texts = await Promise.all(names.map(async (name) => {
+  const seen = new Set<string>();
+  for (const name of names) {
     const file = path.join(dir, name);
+    // Read synchronously: manifests are a few hundred bytes each, and 200 small
+    // reads take a few milliseconds this way, many times that through the thread pool.
+    let text: string;
     try {
-      return { file, text: await readFile(file, 'utf8') };
+      text = readFileSync(file, 'utf8');
     } catch (err) {
-      return { file, err: err as NodeJS.ErrnoException };
-    }
-  }));
-  const parsedNow: typeof lastParsed = new Map();
-  for (const t of texts) {
-    if ('err' in t && t.err) {
+      const code = (err as NodeJS.ErrnoException).code;
       // A file removed between readdir and read is simply gone; anything else breaks the file.
-      if (t.err.code === 'ENOENT') continue;
-      out.brokenFiles.add(t.file);
-      out.problems.push({ file: t.file, line: 1, col: 1, message: `cannot read file (${t.err.code}): check its permissions` });
+      if (code === 'ENOENT') continue;
+      out.brokenFiles.add(file);
+      out.problems.push({ file, line: 1, col: 1, message: `cannot read file (${code ?? 'error'}): check its permissions` });
       continue;
     }
-    const text = t.text ?? '';
-    const cached = lastParsed.get(t.file);
-    const parsed = cached?.text === text ? cached.parsed : parseManifestText(t.file, text);
-    parsedNow.set(t.file, { text, parsed });
+    seen.add(file);
+    const parsed = cachedParse(cache, file, text);
     out.docs.push(...parsed.docs);
     out.problems.push(...parsed.problems);
-    if (parsed.broken) out.brokenFiles.add(t.file);
+    if (parsed.broken) out.brokenFiles.add(file);
   }
-  lastParsed = parsedNow;
+  cache.endPass(seen);
   return out;
+}
+
+function cachedParse(cache: ParseCache<Parsed>, file: string, text: string): Parsed {
+  const sha = textSha(text);
+  const live = cache.get(file, sha);
+  if (live) return live;
+  const stored = cache.getStored(file, sha);
+  if (stored) {
+    // Positions are needed only for messages: parse again when one is asked for.
+    let reparsed: Parsed | undefined;
+    const docs = stored.map(({ line, col, ...d }): ManifestDoc => ({
+      file,
+      ...d,
+      start: { file, line, col },
+      locate: (p, key) => (reparsed ??= parseManifestText(file, text)).docs.find((x) => x.index === d.index)!.locate(p, key),
+    }));
+    const parsed = { docs, problems: [], broken: false };
+    cache.set(file, sha, parsed, stored);
+    return parsed;
+  }
+  const parsed = parseManifestText(file, text);
+  const clean = !parsed.broken && parsed.problems.length === 0;
+  cache.set(file, sha, parsed, clean ? parsed.docs.map(({ index, value, appName, generation, start }) => ({ index, value, appName, generation, line: start.line, col: start.col })) : undefined);
+  return parsed;
 }
 
 /** Parses one file's text into its documents; YAML syntax errors make the file broken. */
@@ -116,7 +144,7 @@ export function parseManifestText(file: string, text: string): { docs: ManifestD
     const appName = isScalar(appNode) && typeof appNode.value === 'string' ? appNode.value : undefined;
     const range = doc.contents.range;
     const generation = createHash('sha256').update(text.slice(range[0], range[2])).digest('hex').slice(0, 12);
-    docs.push({ file, index, value, appName, generation, locate: (p, key) => locate(doc, p, key, posOf) });
+    docs.push({ file, index, value, appName, generation, start: posOf(range[0]), locate: (p, key) => locate(doc, p, key, posOf) });
   });
   return { docs, problems, broken };
 }
