@@ -11,7 +11,7 @@ import { LABEL, type ObservedContainer } from '../observe/types.js';
 import type { Action, AppPlan, Plan } from '../plan/actions.js';
 import { describeAction, formatAction } from '../plan/format.js';
 import type { AppResult, Outcome } from './outcome.js';
-import { ImmediateCommitter, type VhostChange, type VhostCommitter } from './vhosts.js';
+import { ImmediateCommitter, type VhostCommitter, type VhostWrite } from './vhosts.js';
 
 /** What applying needs from the world. */
 export interface ApplyDeps {
@@ -30,16 +30,33 @@ export interface ApplyDeps {
 }
 
 /**
- * Applies a plan: apps in parallel up to `concurrency`, each app's steps in
- * order. One app's failure never stops the others. Vhost changes form one
- * transaction per pass: one configtest, then one graceful reload, or every
- * changed file back as it was.
+ * Applies a plan: apps in parallel up to `concurrency`, each app's container
+ * steps in order. One app's failure never stops the others. Vhost changes form
+ * one transaction per pass (see VhostCommitter): written and checked while the
+ * containers are created, live once they are done, and only for the apps whose
+ * container steps succeeded.
  */
 export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> {
-  const vhostChanges: VhostChange[] = [];
-  const results = await mapLimit(p.apps, deps.concurrency, (a) => applyApp(a, deps, vhostChanges));
   const committer = deps.committer ?? new ImmediateCommitter(deps.web, deps.vhosts, deps.log);
-  const failed = await committer.commit(vhostChanges);
+  const writes: VhostWrite[] = [];
+  for (const a of p.apps) {
+    if (a.blocked) continue;
+    for (const act of a.actions) {
+      if (act.type === 'vhost-create' || act.type === 'vhost-update') writes.push({ app: a.app, content: act.content });
+      if (act.type === 'vhost-remove') writes.push({ app: a.app, content: undefined });
+    }
+  }
+  // Each vhost's access and error logs go to <dataRoot>/<app>/logs: Apache's configtest needs the directory.
+  await Promise.all(writes.filter((w) => w.content !== undefined).map((w) => mkdir(path.join(deps.dataRoot, w.app, 'logs'), { recursive: true })));
+  let containersDone!: (failed: Set<string>) => void;
+  const committed = committer.commit(writes, new Promise((resolve) => (containersDone = resolve)));
+  const results = await mapLimit(p.apps, deps.concurrency, (a) => applyApp(a, deps)).catch((err: unknown) => {
+    // Settled on every path: the commit (and in the daemon, the next batch) waits on it.
+    containersDone(new Set(p.apps.map((a) => a.app)));
+    throw err;
+  });
+  containersDone(new Set(results.filter((r) => r.outcome === 'failed').map((r) => r.app)));
+  const failed = await committed;
   for (const r of results) {
     const f = failed.get(r.app);
     if (f) Object.assign(r, { outcome: 'failed', message: f.error, error: f.error, transient: f.transient });
@@ -47,7 +64,7 @@ export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> 
   return results;
 }
 
-async function applyApp(a: AppPlan, deps: ApplyDeps, vhostChanges: VhostChange[]): Promise<AppResult> {
+async function applyApp(a: AppPlan, deps: ApplyDeps): Promise<AppResult> {
   const log = deps.log.child({ app: a.app });
   if (a.blocked) {
     log.warn({ reason: a.blocked }, 'skipped');
@@ -60,7 +77,7 @@ async function applyApp(a: AppPlan, deps: ApplyDeps, vhostChanges: VhostChange[]
   try {
     for (const act of a.actions) {
       log.debug({ step: act.type }, formatAction(a.app, act));
-      await runStep(a, act, deps, vhostChanges, log);
+      await runStep(a, act, deps, log);
       steps.push(act.type);
     }
   } catch (err) {
@@ -93,7 +110,7 @@ function outcomeOf(actions: Action[]): Outcome {
   return 'configured'; // vhost-only changes, or only leftovers pruned
 }
 
-async function runStep(a: AppPlan, act: Action, deps: ApplyDeps, vhostChanges: VhostChange[], log: Logger): Promise<void> {
+async function runStep(a: AppPlan, act: Action, deps: ApplyDeps, log: Logger): Promise<void> {
   const { engine } = deps;
   switch (act.type) {
     case 'create': {
@@ -132,16 +149,9 @@ async function runStep(a: AppPlan, act: Action, deps: ApplyDeps, vhostChanges: V
       }
       return;
     case 'vhost-create':
-    case 'vhost-update': {
-      await mkdir(path.join(deps.dataRoot, a.app, 'logs'), { recursive: true });
-      vhostChanges.push({ app: a.app, previous: await deps.vhosts.read(a.app) });
-      await deps.vhosts.write(a.app, act.content);
-      return;
-    }
+    case 'vhost-update':
     case 'vhost-remove':
-      vhostChanges.push({ app: a.app, previous: await deps.vhosts.read(a.app) });
-      await deps.vhosts.remove(a.app);
-      return;
+      return; // written by the pass's vhost transaction (applyPlan)
   }
 }
 

@@ -3,10 +3,10 @@ import type { WebServerControl } from '../adapters/apache/control.js';
 import type { VhostStore } from '../adapters/vhost/store.js';
 import type { Clock } from '../loop/clock.js';
 
-/** A vhost file changed in a pass, with what to put back if the configtest fails. */
-export interface VhostChange {
+/** A vhost file to write (`content`) or remove (`content` undefined) in a pass. */
+export interface VhostWrite {
   app: string;
-  previous: string | undefined;
+  content: string | undefined;
 }
 
 /** Why an app's vhost change did not take. */
@@ -16,15 +16,26 @@ export interface VhostFailure {
 }
 
 /**
- * Makes written vhost files live: one configtest, then one graceful reload;
- * or, when the configtest fails, every changed file back as it was and
- * Apache untouched, serving its old config.
+ * Makes vhost changes live as one transaction: write the files, one
+ * configtest, then one graceful reload; or, when the configtest fails, every
+ * changed file back as it was and Apache untouched, serving its old config.
+ *
+ * `containersDone` settles with the apps whose container steps failed. The
+ * files are written and checked meanwhile (Apache's configtest takes about as
+ * long as a container start), but nothing goes live before it settles, and
+ * the failed apps' files are put back first: a vhost never points at a
+ * container that did not come up.
  */
 export interface VhostCommitter {
-  commit(changes: VhostChange[]): Promise<Map<string, VhostFailure>>;
+  commit(writes: VhostWrite[], containersDone: Promise<Set<string>>): Promise<Map<string, VhostFailure>>;
 }
 
-/** Commits each call's changes at once: one transaction per `hdactl apply` pass. */
+interface Written {
+  app: string;
+  previous: string | undefined;
+}
+
+/** Commits each call's writes at once: one transaction per `hdactl apply` pass. */
 export class ImmediateCommitter implements VhostCommitter {
   constructor(
     private readonly web: WebServerControl,
@@ -32,34 +43,61 @@ export class ImmediateCommitter implements VhostCommitter {
     private readonly log: Logger,
   ) {}
 
-  async commit(changes: VhostChange[]): Promise<Map<string, VhostFailure>> {
+  async commit(writes: VhostWrite[], containersDone: Promise<Set<string>>): Promise<Map<string, VhostFailure>> {
     const failed = new Map<string, VhostFailure>();
-    if (changes.length === 0) return failed;
-    if (!this.web.enabled) {
-      this.log.info({ files: changes.length }, 'vhost files written; no reload (--apachectl none)');
+    if (writes.length === 0) return failed;
+    let written: Written[] = [];
+    for (const w of writes) {
+      try {
+        const previous = await this.vhosts.read(w.app);
+        if (w.content === undefined) await this.vhosts.remove(w.app);
+        else await this.vhosts.write(w.app, w.content);
+        written.push({ app: w.app, previous });
+      } catch (err) {
+        failed.set(w.app, { error: `cannot write the vhost file: ${(err as Error).message}`, transient: false });
+      }
+    }
+    const check = () => this.web.configtest().catch((err: Error) => ({ ok: false, output: err.message }));
+    let test = this.web.enabled ? check() : undefined;
+    // Nothing goes live before the containers are done; a failed app's file goes back.
+    const down = await containersDone;
+    const undo = written.filter((c) => down.has(c.app));
+    if (undo.length > 0) {
+      await this.putBack(undo);
+      written = written.filter((c) => !down.has(c.app));
+      // The test saw the files just put back: when it failed, they may be why.
+      if (test && !(await test).ok) test = check();
+    }
+    if (written.length === 0) return failed;
+    if (!test) {
+      this.log.info({ files: written.length }, 'vhost files written; no reload (--apachectl none)');
       return failed;
     }
-    const test = await this.web.configtest();
-    if (test.ok) {
+    const result = await test;
+    if (result.ok) {
       try {
         await this.web.reload();
-        this.log.info({ files: changes.length }, 'apache reloaded');
+        this.log.info({ files: written.length }, 'apache reloaded');
       } catch (err) {
-        for (const c of changes) failed.set(c.app, { error: (err as Error).message, transient: true });
+        for (const c of written) failed.set(c.app, { error: (err as Error).message, transient: true });
       }
       return failed;
     }
-    // Undo newest first, so a file changed twice in the window ends at its oldest content.
+    await this.putBack(written);
+    this.log.error({ output: result.output, apps: written.map((c) => c.app) }, 'apache configtest failed; vhost changes rolled back');
+    // Apache splits one error over lines ("Syntax error on line 3 of F:" / "Invalid
+    // command ..."); one line keeps `hdactl apply`'s one-line-per-app output intact.
+    const error = `apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: ${result.output.replace(/\s*\n\s*/g, ' ')}`;
+    for (const c of written) failed.set(c.app, { error, transient: false });
+    return failed;
+  }
+
+  /** Puts files back, newest first, so a file changed twice ends at its oldest content. */
+  private async putBack(changes: Written[]): Promise<void> {
     for (const c of [...changes].reverse()) {
       if (c.previous === undefined) await this.vhosts.remove(c.app);
       else await this.vhosts.write(c.app, c.previous);
     }
-    this.log.error({ output: test.output, apps: changes.map((c) => c.app) }, 'apache configtest failed; vhost changes rolled back');
-    // Apache splits one error over lines ("Syntax error on line 3 of F:" / "Invalid
-    // command ..."); one line keeps `hdactl apply`'s one-line-per-app output intact.
-    const error = `apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: ${test.output.replace(/\s*\n\s*/g, ' ')}`;
-    for (const c of changes) failed.set(c.app, { error, transient: false });
-    return failed;
   }
 }
 
@@ -69,7 +107,7 @@ export class ImmediateCommitter implements VhostCommitter {
  * reload, not one each. Used by `hdactl run`.
  */
 export class BatchingCommitter implements VhostCommitter {
-  private pending: VhostChange[] = [];
+  private pending: Array<{ writes: VhostWrite[]; containersDone: Promise<Set<string>> }> = [];
   private flush: Promise<Map<string, VhostFailure>> | undefined;
   /** Settles when the inner commit in progress, if any, is over. */
   private idle: Promise<unknown> = Promise.resolve();
@@ -80,14 +118,14 @@ export class BatchingCommitter implements VhostCommitter {
     private readonly windowMs: number,
   ) {}
 
-  commit(changes: VhostChange[]): Promise<Map<string, VhostFailure>> {
-    if (changes.length === 0) return Promise.resolve(new Map());
-    this.pending.push(...changes);
+  commit(writes: VhostWrite[], containersDone: Promise<Set<string>>): Promise<Map<string, VhostFailure>> {
+    if (writes.length === 0) return Promise.resolve(new Map());
+    this.pending.push({ writes, containersDone });
     if (this.flush) return this.flush;
     // A batch whose window ends while the one before is still in its configtest
-    // waits for it: two configtests at once would each see the other's files,
-    // so one batch's broken vhost would roll back, and fail, the other's apps.
-    // Changes arriving while it waits join it.
+    // waits for it, and writes its files only then: two transactions at once
+    // would each see the other's files, so one batch's broken vhost would roll
+    // back, and fail, the other's apps. Changes arriving while it waits join it.
     const previous = this.idle;
     const flush = new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.windowMs))
       .then(() => previous)
@@ -95,7 +133,8 @@ export class BatchingCommitter implements VhostCommitter {
         const batch = this.pending;
         this.pending = [];
         this.flush = undefined;
-        return this.inner.commit(batch);
+        const done = Promise.all(batch.map((b) => b.containersDone)).then((sets) => new Set(sets.flatMap((s) => [...s])));
+        return this.inner.commit(batch.flatMap((b) => b.writes), done);
       });
     this.flush = flush;
     this.idle = flush.catch(() => undefined);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startApache, type PrivateApache } from '../support/apache.js';
@@ -69,6 +70,30 @@ describe('Apache vhosts', () => {
     expect(existsSync(vhost(app))).toBe(false);
     const after = await unreachable(apache.port, `${app}.hda.test`, 'second');
     expect(after).toEqual(await nobody(apache.port));
+  });
+
+  it('an app whose container fails to start gets no vhost, while the other app of the same apply goes live', async () => {
+    const { w, apache, vhost } = await webWorld();
+    // A port someone else holds: the Engine cannot publish it, so the container fails to start.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const held = (holder.address() as AddressInfo).port;
+    try {
+      const ok = `${w.prefix}ok`;
+      const clash = `${w.prefix}clash`;
+      await w.writeManifest('ok.yaml', webApp(ok, 'ok here'));
+      await w.writeManifest('clash.yaml', webApp(clash, 'never', { extra: `ports: ["127.0.0.1:${held}:81"]\n` }));
+      const r = await w.hdactl(['apply']);
+      expect(r.stdout).toMatch(new RegExp(`^${clash} failed: .*`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^${ok} created: .*; vhost ${ok}\\.hda\\.test`, 'm'));
+      expect(r.code).toBe(1);
+      expect(existsSync(vhost(clash))).toBe(false);
+      expect(existsSync(vhost(ok))).toBe(true);
+      await pageWith(apache.port, 'ok here', `${ok}.hda.test`);
+      expect(await httpGet(apache.port, `${clash}.hda.test`)).toEqual(await nobody(apache.port));
+    } finally {
+      holder.close();
+    }
   });
 
   it('a hand-edited vhost shows as drift in plan and status and is restored; a deleted one is recreated', async () => {

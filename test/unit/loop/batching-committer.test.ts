@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchingCommitter, type VhostChange, type VhostCommitter, type VhostFailure } from '../../../src/apply/vhosts.js';
+import { BatchingCommitter, type VhostCommitter, type VhostFailure, type VhostWrite } from '../../../src/apply/vhosts.js';
 import { ManualClock } from '../../../src/loop/clock.js';
 import { peek, settle } from './flush.js';
 
@@ -7,24 +7,25 @@ import { peek, settle } from './flush.js';
 class RecordingCommitter implements VhostCommitter {
   readonly batches: string[][] = [];
   failures = new Map<string, VhostFailure>();
-  async commit(changes: VhostChange[]): Promise<Map<string, VhostFailure>> {
-    this.batches.push(changes.map((c) => c.app));
+  async commit(writes: VhostWrite[]): Promise<Map<string, VhostFailure>> {
+    this.batches.push(writes.map((c) => c.app));
     return this.failures;
   }
 }
 
-const change = (app: string): VhostChange => ({ app, previous: undefined });
+const change = (app: string): VhostWrite => ({ app, content: `# ${app}` });
+const done = Promise.resolve(new Set<string>());
 
 describe('BatchingCommitter', () => {
   it('turns several commits within its window into one inner commit', async () => {
     const clock = new ManualClock();
     const inner = new RecordingCommitter();
     const c = new BatchingCommitter(inner, clock, 200);
-    const first = c.commit([change('a'), change('b')]);
+    const first = c.commit([change('a'), change('b')], done);
     clock.advance(50);
-    const second = c.commit([change('c')]);
+    const second = c.commit([change('c')], done);
     clock.advance(100);
-    const third = c.commit([change('d')]);
+    const third = c.commit([change('d')], done);
     await settle();
     expect(inner.batches).toEqual([]);
     inner.failures.set('c', { error: 'configtest failed', transient: false });
@@ -39,10 +40,10 @@ describe('BatchingCommitter', () => {
     const clock = new ManualClock();
     const inner = new RecordingCommitter();
     const c = new BatchingCommitter(inner, clock, 200);
-    void c.commit([change('a')]);
+    void c.commit([change('a')], done);
     clock.advance(200);
     await settle();
-    void c.commit([change('b')]);
+    void c.commit([change('b')], done);
     clock.advance(199);
     await settle();
     expect(inner.batches).toEqual([['a']]);
@@ -60,8 +61,8 @@ describe('BatchingCommitter', () => {
     const releases: Array<() => void> = [];
     const batches: string[][] = [];
     const inner: VhostCommitter = {
-      async commit(changes) {
-        batches.push(changes.map((c) => c.app));
+      async commit(writes) {
+        batches.push(writes.map((c) => c.app));
         running++;
         most = Math.max(most, running);
         await new Promise<void>((r) => releases.push(r));
@@ -70,14 +71,14 @@ describe('BatchingCommitter', () => {
       },
     };
     const c = new BatchingCommitter(inner, clock, 200);
-    const first = c.commit([change('a')]);
+    const first = c.commit([change('a')], done);
     clock.advance(200);
     await settle();
     expect(batches).toEqual([['a']]);
-    const second = c.commit([change('b')]);
+    const second = c.commit([change('b')], done);
     clock.advance(200);
     await settle();
-    const third = c.commit([change('c')]);
+    const third = c.commit([change('c')], done);
     clock.advance(200);
     await settle();
     expect(batches).toEqual([['a']]);
@@ -96,7 +97,7 @@ describe('BatchingCommitter', () => {
     const clock = new ManualClock();
     const inner = new RecordingCommitter();
     const c = new BatchingCommitter(inner, clock, 200);
-    expect(await c.commit([])).toEqual(new Map());
+    expect(await c.commit([], done)).toEqual(new Map());
     expect(clock.pending).toBe(0);
     expect(inner.batches).toEqual([]);
   });
