@@ -23,7 +23,13 @@ export interface ControllerOptions {
   status: StatusStore;
   metrics: Metrics;
   log: Logger;
-  /** Quiet time after the last change to a manifest file before it is read. */
+  /**
+   * Quiet time after the last change to a manifest file before it is read
+   * (default 100 ms): a writer's bursts (git checkout, an editor's save, cp)
+   * finish within it, so a half-written file is not read as the user's intent.
+   * 50 ms proved too short on a loaded machine: the events of one writeFile
+   * (create, then content) arrived further apart, and the empty file was read.
+   */
   debounceMs?: number;
   /** Quiet time after the last Engine event for an app before it is reconciled. */
   eventSettleMs?: number;
@@ -96,10 +102,18 @@ export class Controller {
     this.debouncer.poke(file);
   }
 
-  /** A vhost file changed: `<app>.conf`. */
+  /**
+   * A vhost file changed: `<app>.conf`. The echo of hdactl's own writes is
+   * ignored: a pass writes (and may put back) vhost files, and requeueing the
+   * app for that would retry a failing app at once, not after its backoff.
+   */
   vhostChanged(file: string): void {
     const name = path.basename(file);
-    if (name.endsWith('.conf') && !name.startsWith('.')) this.queue.add(name.slice(0, -'.conf'.length));
+    if (!name.endsWith('.conf') || name.startsWith('.')) return;
+    const app = name.slice(0, -'.conf'.length);
+    const echo = this.o.deps.vhosts.isAsLeft(app);
+    this.o.log.debug({ trigger: 'vhost', app, echo }, echo ? 'vhost file event: hdactl\'s own write, ignored' : 'vhost file changed');
+    if (!echo) this.queue.add(app);
   }
 
   /** The Engine reported something about one of our containers. */
@@ -146,6 +160,7 @@ export class Controller {
     }
     const state = await this.o.deps.state.read().catch(() => undefined);
     for (const [app, rec] of Object.entries(state?.apps ?? {})) if (rec.source === file) apps.add(app);
+    this.o.log.debug({ trigger: 'manifest', file, apps: [...apps] }, 'manifest file settled');
     for (const app of apps) this.terminal.delete(app);
     // A file whose apps cannot be told (a syntax error on the first line) gets a full pass, which reports it.
     if (apps.size === 0) this.queue.add(ALL);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readVhostHeader } from '../../desired/vhost.js';
@@ -13,10 +14,20 @@ export interface VhostStore {
   /** Writes atomically: a temp file in the same directory, then rename. */
   write(app: string, content: string): Promise<void>;
   remove(app: string): Promise<void>;
+  /**
+   * True when `<app>.conf` is as this process last left it (written, or
+   * removed): a watcher event for it is an echo of hdactl's own write.
+   */
+  isAsLeft(app: string): boolean;
 }
 
 /** The file-system vhost store. */
 export class FileVhostStore implements VhostStore {
+  /** What this process last wrote to each app's file; null for removed. */
+  private readonly left = new Map<string, string | null>();
+  /** Changes in flight, by app. */
+  private readonly changing = new Map<string, number>();
+
   constructor(readonly dir: string) {}
 
   fileOf(app: string): string {
@@ -33,15 +44,20 @@ export class FileVhostStore implements VhostStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { managed, foreign };
       throw err;
     }
-    await Promise.all(names.map(async (name) => {
+    // Read synchronously, as the manifests are: many small reads through the thread pool cost more.
+    for (const name of names) {
       const file = path.join(this.dir, name);
-      const content = await readFile(file, 'utf8').catch(() => undefined);
-      if (content === undefined) return;
+      let content: string;
+      try {
+        content = readFileSync(file, 'utf8');
+      } catch {
+        continue; // removed since readdir
+      }
       const header = readVhostHeader(content);
       const stem = name.slice(0, -'.conf'.length);
       if (!header || header.app !== stem) foreign.add(stem);
       else managed.set(stem, { app: stem, file, content, intact: header.intact });
-    }));
+    }
     return { managed, foreign };
   }
 
@@ -59,10 +75,39 @@ export class FileVhostStore implements VhostStore {
     // The temp name does not end in .conf, so Apache's IncludeOptional never reads a half-written file.
     const tmp = path.join(this.dir, `.${app}.conf.${process.pid}.tmp`);
     await writeFile(tmp, content);
-    await rename(tmp, this.fileOf(app));
+    await this.leaving(app, content, () => rename(tmp, this.fileOf(app)));
   }
 
   async remove(app: string): Promise<void> {
-    await rm(this.fileOf(app), { force: true });
+    await this.leaving(app, null, () => rm(this.fileOf(app), { force: true }));
+  }
+
+  /**
+   * Changes the file and records what it was left as. While the change is in
+   * flight the file may be in either state, and the watcher's event may
+   * already arrive: it counts as hdactl's own.
+   */
+  private async leaving(app: string, content: string | null, change: () => Promise<void>): Promise<void> {
+    this.changing.set(app, (this.changing.get(app) ?? 0) + 1);
+    try {
+      await change();
+      this.left.set(app, content);
+    } catch (err) {
+      this.left.delete(app);
+      throw err;
+    } finally {
+      this.changing.set(app, this.changing.get(app)! - 1);
+    }
+  }
+
+  isAsLeft(app: string): boolean {
+    if (this.changing.get(app)) return true;
+    const left = this.left.get(app);
+    if (left === undefined) return false;
+    try {
+      return readFileSync(this.fileOf(app), 'utf8') === left;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' && left === null;
+    }
   }
 }

@@ -95,9 +95,12 @@ function setup(opts: { resyncMs?: number } = {}) {
   const fake = new FakePasses(clock);
   const status = new StatusStore('unix:///fake.sock', () => clock.now(), 80);
   const metrics = new Metrics();
+  /** Apps whose vhost file is as hdactl last left it. */
+  const leftAsIs = new Set<string>();
   const deps = {
     engine: { calls: 0 },
     state: { read: async () => ({ version: 1, apps: {} }) },
+    vhosts: { isAsLeft: (app: string) => leftAsIs.has(app) },
     log: pino({ level: 'silent' }),
   } as unknown as PassDeps;
   const controller = new Controller({
@@ -121,7 +124,7 @@ function setup(opts: { resyncMs?: number } = {}) {
   const passCount = async (result: 'ok' | 'error') => (await metrics.passes.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
   const app = (name: string) => status.snapshot().apps.find((a) => a.app === name);
   const condition = (name: string, type: string) => app(name)?.conditions.find((c) => c.type === type);
-  return { clock, fake, status, metrics, controller, advance, passCount, app, condition };
+  return { clock, fake, status, metrics, controller, advance, passCount, app, condition, leftAsIs };
 }
 
 describe('Controller timing', () => {
@@ -307,6 +310,23 @@ describe('Controller timing', () => {
     await settle(10);
     expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['a']]);
     expect(t.fake.maxConcurrentPerApp).toBe(1);
+    await t.controller.stop(1000);
+  });
+
+  it('the echo of its own vhost write does not requeue an app; a vhost changed by someone else does', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    t.controller.start();
+    await settle(5);
+    expect(t.fake.passes).toHaveLength(1);
+    t.leftAsIs.add('a');
+    t.controller.vhostChanged('/vhosts/a.conf');
+    await t.advance(1000);
+    expect(t.fake.passes).toHaveLength(1);
+    t.leftAsIs.delete('a');
+    t.controller.vhostChanged('/vhosts/a.conf');
+    await t.advance(0);
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a'], ['a']]);
     await t.controller.stop(1000);
   });
 
