@@ -27,8 +27,6 @@ export interface ControllerOptions {
    * Quiet time after the last change to a manifest file before it is read
    * (default 100 ms): a writer's bursts (git checkout, an editor's save, cp)
    * finish within it, so a half-written file is not read as the user's intent.
-   * 50 ms proved too short on a loaded machine: the events of one writeFile
-   * (create, then content) arrived further apart, and the empty file was read.
    */
   debounceMs?: number;
   /** Quiet time after the last Engine event for an app before it is reconciled. */
