@@ -33,7 +33,7 @@ export function renderPage(doc: StatusDocument, refreshSeconds = 3): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${refreshSeconds}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>hdactl: ${doc.apps.length} apps</title>
+<title>hdactl: ${doc.apps.length} ${doc.apps.length === 1 ? 'app' : 'apps'}</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222;background:#fafafa}
 h1{font-size:1.3rem;margin:0 0 .5rem} table{border-collapse:collapse;width:100%;background:#fff}

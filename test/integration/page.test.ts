@@ -41,6 +41,7 @@ describe('the status page in a browser', () => {
     await page.goto(`http://${d.listen}/`);
     const rows = page.locator('tbody tr[data-app]');
     expect((await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-app')))).sort()).toEqual([bad, good].sort());
+    expect(await page.title()).toBe('hdactl: 2 apps');
 
     const goodRow = page.locator(`tr[data-app="${good}"]`);
     expect(await goodRow.innerText()).toContain('running');
