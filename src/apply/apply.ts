@@ -50,7 +50,8 @@ export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> 
   await Promise.all(writes.filter((w) => w.content !== undefined).map((w) => mkdir(path.join(deps.dataRoot, w.app, 'logs'), { recursive: true })));
   let containersDone!: (failed: Set<string>) => void;
   const committed = committer.commit(writes, new Promise((resolve) => (containersDone = resolve)));
-  const results = await mapLimit(p.apps, deps.concurrency, (a) => applyApp(a, deps)).catch((err: unknown) => {
+  const ctx: PassContext = { ...deps, images: new Map() };
+  const results = await mapLimit(p.apps, deps.concurrency, (a) => applyApp(a, ctx)).catch((err: unknown) => {
     // Settled on every path: the commit (and in the daemon, the next batch) waits on it.
     containersDone(new Set(p.apps.map((a) => a.app)));
     throw err;
@@ -64,7 +65,13 @@ export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> 
   return results;
 }
 
-async function applyApp(a: AppPlan, deps: ApplyDeps): Promise<AppResult> {
+/** ApplyDeps plus what the apps of one pass share. */
+interface PassContext extends ApplyDeps {
+  /** Each image's check (and pull), once per pass however many apps use it. */
+  images: Map<string, Promise<void>>;
+}
+
+async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
   const log = deps.log.child({ app: a.app });
   if (a.blocked) {
     log.warn({ reason: a.blocked }, 'skipped');
@@ -110,7 +117,7 @@ function outcomeOf(actions: Action[]): Outcome {
   return 'configured'; // vhost-only changes, or only leftovers pruned
 }
 
-async function runStep(a: AppPlan, act: Action, deps: ApplyDeps, log: Logger): Promise<void> {
+async function runStep(a: AppPlan, act: Action, deps: PassContext, log: Logger): Promise<void> {
   const { engine } = deps;
   switch (act.type) {
     case 'create': {
@@ -156,16 +163,25 @@ async function runStep(a: AppPlan, act: Action, deps: ApplyDeps, log: Logger): P
 }
 
 /** Creates the app's data directories and makes sure its image is here. */
-async function prepare(d: DesiredApp, deps: ApplyDeps, log: Logger): Promise<void> {
+async function prepare(d: DesiredApp, deps: PassContext, log: Logger): Promise<void> {
   // Relative volume sources live under <dataRoot>/<app>/; they are created, never deleted.
   await Promise.all(d.spec.volumes.filter((v) => v.appData).map((v) => mkdir(v.source, { recursive: true })));
-  if (await deps.engine.hasImage(d.spec.image)) return;
-  log.info({ image: d.spec.image }, 'pulling image');
-  deps.onProgress?.(d.app, `pulling ${d.spec.image}`);
-  await deps.engine.pullImage(d.spec.image, (line) => {
-    log.debug({ image: d.spec.image, progress: line }, 'pull progress');
-    deps.onProgress?.(d.app, line);
-  });
+  const image = d.spec.image;
+  // Apps that share an image share its check and its pull: 50 new apps of one missing image pull it once.
+  let ready = deps.images.get(image);
+  if (!ready) {
+    ready = (async () => {
+      if (await deps.engine.hasImage(image)) return;
+      log.info({ image }, 'pulling image');
+      deps.onProgress?.(d.app, `pulling ${image}`);
+      await deps.engine.pullImage(image, (line) => {
+        log.debug({ image, progress: line }, 'pull progress');
+        deps.onProgress?.(d.app, line);
+      });
+    })();
+    deps.images.set(image, ready);
+  }
+  await ready;
 }
 
 /**

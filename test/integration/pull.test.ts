@@ -48,6 +48,20 @@ describe('images that are not here yet', () => {
     await pageWith(w.portBase + 1, 'pulled');
   });
 
+  it('apps that share a missing image pull it once, and all of them are created', async () => {
+    w = await createWorld();
+    const ref = await registry.pushAway(TEST_IMAGE, `hdactl/web:shared-${w.id}`);
+    pushed.push(ref);
+    const apps = ['one', 'two', 'three'].map((n) => `${w!.prefix}${n}`);
+    for (const app of apps) await w.writeManifest(`${app}.yaml`, `app: ${app}\nkind: container-custom\nimage: ${ref}\n`);
+
+    const r = await w.hdactl(['apply']);
+    expect(r.stderr.split('\n').filter((l) => l.endsWith(`: pulling ${ref}`))).toHaveLength(1);
+    for (const app of apps) expect(r.stdout).toMatch(new RegExp(`^${app} created: image ${ref.replace(/[.]/g, '\\.')}`, 'm'));
+    expect(r.code).toBe(0);
+    for (const app of apps) expect((await inspect(app)).State.Running).toBe(true);
+  });
+
   it('an image that exists nowhere fails its app, while the other app in the same apply is created', async () => {
     w = await createWorld();
     const missing = `${registry.host}/nope/missing:1`;
