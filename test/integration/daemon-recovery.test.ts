@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { deployed, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { inspect, pageWith } from '../support/engine.js';
-import { createWorld, eventually, webApp, type World } from '../support/world.js';
+import { createWorld, eventually, type World } from '../support/world.js';
 
 const run = promisify(execFile);
 
@@ -25,10 +25,7 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
 
   /** Writes the app's manifest and waits until it serves; returns its host port and container. */
   async function deploy(name: string, message: string) {
-    const app = `${w.prefix}${name}`;
-    await w.writeManifest(`${name}.yaml`, webApp(app, message, HDACTL_ONLY));
-    const port = Number(await eventually(async () => (await d.app(app))?.hostPort));
-    await pageWith(port, message);
+    const { app, port } = await deployed(w, d, name, message, HDACTL_ONLY);
     return { app, port, before: await inspect(app) };
   }
 

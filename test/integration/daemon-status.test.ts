@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
-import { conditionOf, hdactlWith, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { conditionOf, deployed, hdactlWith, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { inspect, pageWith } from '../support/engine.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { createWorld, eventually, webApp, type World } from '../support/world.js';
@@ -21,14 +21,6 @@ describe('what hdactl run reports while it works', () => {
     await w?.cleanup();
   });
 
-  async function deploy(name: string, message: string) {
-    const app = `${w.prefix}${name}`;
-    const file = await w.writeManifest(`${name}.yaml`, webApp(app, message));
-    const port = Number(await eventually(async () => (await d.app(app))?.hostPort));
-    await pageWith(port, message);
-    return { app, port, file };
-  }
-
   /**
    * Total passes so far, once the count has not moved for 3 s: the daemon is
    * idle, including its second look 2 s after an app's Engine events.
@@ -48,7 +40,7 @@ describe('what hdactl run reports while it works', () => {
   }
 
   it('50 rapid writes to one manifest cost only a few passes, and the last content is applied', async () => {
-    const { app, port, file } = await deploy('busy', 'write 0');
+    const { app, port, file } = await deployed(w, d, 'busy', 'write 0');
     const before = await settledPasses();
     for (let i = 1; i <= 50; i++) await writeFile(file, webApp(app, `write ${i}`));
     await pageWith(port, 'write 50');
@@ -61,7 +53,7 @@ describe('what hdactl run reports while it works', () => {
   it('an app whose image cannot be pulled backs off while another app converges and serves', async () => {
     const bad = `${w.prefix}nopull`;
     await w.writeManifest('nopull.yaml', webApp(bad, 'never', { image: MISSING_IMAGE }));
-    const { app: good } = await deploy('fine', 'all fine');
+    const { app: good } = await deployed(w, d, 'fine', 'all fine');
     const s = await eventually(async () => {
       const a = await d.app(bad);
       return a && a.failures >= 3 ? a : undefined;
@@ -86,7 +78,7 @@ describe('what hdactl run reports while it works', () => {
   });
 
   it('an invalid manifest for a running app leaves the container as it is and shows the app Degraded with file:line', async () => {
-    const { app, port, file } = await deploy('typo', 'as it was');
+    const { app, port, file } = await deployed(w, d, 'typo', 'as it was');
     const before = await inspect(app);
     await writeFile(file, `app: ${app}\nkind: container-custom\nimgae: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "changed"\n`);
     const s = await eventually(async () => {
@@ -158,7 +150,7 @@ describe('what hdactl run reports while it works', () => {
   it('hdactl status answers from the daemon, and hdactl events prints its recent events', async () => {
     const failing = `${w.prefix}unpullable`;
     await w.writeManifest('unpullable.yaml', webApp(failing, 'never', { image: MISSING_IMAGE }));
-    const { app } = await deploy('asked', 'ask me');
+    const { app } = await deployed(w, d, 'asked', 'ask me');
     await eventually(async () => ((await d.app(failing))?.failures ?? 0) >= 1);
     const json = await hdactlWith(w, d.listen, ['status', '-o', 'json']);
     expect(json.code).toBe(0);

@@ -6,7 +6,20 @@ import { promisify } from 'node:util';
 import { afterEach } from 'vitest';
 import type { AppStatus, StatusDocument } from '../../src/status/model.js';
 import { freePort } from './apache.js';
-import { CLI, eventually, httpGet, type World } from './world.js';
+import { pageWith } from './engine.js';
+import { CLI, eventually, httpGet, webApp, type World } from './world.js';
+
+/**
+ * Writes `<name>.yaml`, a web app `<prefix><name>` showing `message`, and
+ * waits until the daemon `d` has it serving on its host port.
+ */
+export async function deployed(w: World, d: Daemon, name: string, message: string, opts?: Parameters<typeof webApp>[2]) {
+  const app = `${w.prefix}${name}`;
+  const file = await w.writeManifest(`${name}.yaml`, webApp(app, message, opts));
+  const port = Number(await eventually(async () => (await d.app(app))?.hostPort));
+  await pageWith(port, message);
+  return { app, port, file };
+}
 
 /** A `hdactl run` started by a test, as a separate process. */
 export interface Daemon {
