@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { ParseCache, textSha } from './cache.js';
@@ -143,7 +142,7 @@ export function parseManifestText(file: string, text: string): { docs: ManifestD
     const appNode = isMap(doc.contents) ? doc.contents.get('app', true) : undefined;
     const appName = isScalar(appNode) && typeof appNode.value === 'string' ? appNode.value : undefined;
     const range = doc.contents.range;
-    const generation = createHash('sha256').update(text.slice(range[0], range[2])).digest('hex').slice(0, 12);
+    const generation = textSha(text.slice(range[0], range[2])).slice(0, 12);
     docs.push({ file, index, value, appName, generation, start: posOf(range[0]), locate: (p, key) => locate(doc, p, key, posOf) });
   });
   return { docs, problems, broken };
