@@ -65,8 +65,11 @@ export class ImmediateCommitter implements VhostCommitter {
     if (undo.length > 0) {
       await this.putBack(undo);
       written = written.filter((c) => !down.has(c.app));
-      // The test saw the files just put back: when it failed, they may be why.
-      if (test && !(await test).ok) test = check();
+      // The test saw the files just put back: test what goes live instead.
+      if (test && written.length > 0) {
+        await test;
+        test = check();
+      }
     }
     if (written.length === 0) return failed;
     if (!test) {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startApache, type PrivateApache } from '../support/apache.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
@@ -70,6 +70,26 @@ describe('Apache vhosts', () => {
     expect(existsSync(vhost(app))).toBe(false);
     const after = await unreachable(apache.port, `${app}.hda.test`, 'second');
     expect(after).toEqual(await nobody(apache.port));
+  });
+
+  it('goes live by sending the running Apache its graceful signal after the configtest: no second apache2 re-reads the config', async () => {
+    const { w, apache } = await webWorld();
+    // An apachectl that logs how it is called, then runs the private Apache's command.
+    const calls = path.join(w.dir, 'apachectl-calls.log');
+    const wrapper = path.join(w.dir, 'apachectl');
+    await writeFile(wrapper, `#!/bin/sh\necho "$*" >> ${calls}\nexec ${apache.apachectl} "$@"\n`);
+    await chmod(wrapper, 0o755);
+    w.flags[w.flags.lastIndexOf('--apachectl') + 1] = wrapper;
+    const parent = (await readFile(apache.pidFile, 'utf8')).trim();
+    const app = `${w.prefix}signalled`;
+    await w.writeManifest('signalled.yaml', webApp(app, 'reloaded by signal'));
+    const r = await w.hdactl(['apply']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    await pageWith(apache.port, 'reloaded by signal', `${app}.hda.test`);
+    expect((await readFile(calls, 'utf8')).trim().split('\n')).toEqual(['-t -D DUMP_RUN_CFG']);
+    // A graceful restart: the same parent serves on.
+    expect((await readFile(apache.pidFile, 'utf8')).trim()).toBe(parent);
   });
 
   it('an app whose container fails to start gets no vhost, while the other app of the same apply goes live', async () => {

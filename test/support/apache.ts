@@ -14,6 +14,8 @@ export interface PrivateApache {
   conf: string;
   /** The --apachectl value for hdactl: `apache2 -f <conf>`. */
   apachectl: string;
+  /** The parent process's pid file. */
+  pidFile: string;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export async function startApache(vhostDir: string): Promise<PrivateApache> {
     port,
     conf,
     apachectl: `/usr/sbin/apache2 -f ${conf}`,
+    pidFile: path.join(root, 'httpd.pid'),
     async stop() {
       const pid = Number((await readFile(path.join(root, 'httpd.pid'), 'utf8').catch(() => '')).trim());
       if (pid > 0) {

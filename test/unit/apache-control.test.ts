@@ -1,4 +1,5 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,5 +29,87 @@ describe('the default --apachectl', () => {
     const none = new ApacheControl('none');
     expect(none.enabled).toBe(false);
     expect(await none.configtest()).toEqual({ ok: true, output: '' });
+  });
+});
+
+describe('ApacheControl reload', () => {
+  const dirs: string[] = [];
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  /**
+   * A fake apachectl that logs its arguments: `-t` passes (or fails) and
+   * reports PidFile as Apache's DUMP_RUN_CFG does; `-k graceful` does nothing.
+   */
+  async function fake(opts: { testFails?: boolean } = {}) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'hdactl-ctl-'));
+    dirs.push(dir);
+    const log = path.join(dir, 'calls.log');
+    const pidFile = path.join(dir, 'httpd.pid');
+    const script = path.join(dir, 'apachectl');
+    await writeFile(script, [
+      '#!/bin/sh',
+      `echo "$*" >> ${log}`,
+      `if [ "$1" = -t ]; then ${opts.testFails ? `echo 'AH00526: Syntax error on line 1' >&2; exit 1` : `echo 'PidFile: "${pidFile}"'`}; fi`,
+      'exit 0',
+      '',
+    ].join('\n'));
+    await chmod(script, 0o755);
+    const calls = async () => (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+    return { dir, pidFile, ctl: new ApacheControl(script), calls };
+  }
+
+  /** A long-running process named `name` (its /proc comm), with its pid written to `pidFile`. */
+  async function processNamed(dir: string, name: string, pidFile: string) {
+    const bin = path.join(dir, name);
+    await copyFile('/bin/sleep', bin);
+    await chmod(bin, 0o755);
+    const child = spawn(bin, ['300'], { stdio: 'ignore' });
+    children.push(child);
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    await writeFile(pidFile, `${child.pid}\n`);
+    return { child, exited };
+  }
+
+  it('after a passing configtest, sends the graceful signal to the Apache its PidFile names: no second apachectl runs', async () => {
+    const { dir, pidFile, ctl, calls } = await fake();
+    const apache = await processNamed(dir, 'apache2', pidFile);
+    expect(await ctl.configtest()).toMatchObject({ ok: true });
+    await ctl.reload();
+    expect(await calls()).toEqual(['-t -D DUMP_RUN_CFG']);
+    // sleep has no SIGUSR1 handler, so the signal ends it: that is how we see it arrived.
+    expect(await apache.exited).toBe('SIGUSR1');
+  });
+
+  it('never signals a pid file\'s process that is not Apache (a stale pid reused): runs `-k graceful` instead', async () => {
+    const { dir, pidFile, ctl, calls } = await fake();
+    const other = await processNamed(dir, 'backup-job', pidFile);
+    expect(await ctl.configtest()).toMatchObject({ ok: true });
+    await ctl.reload();
+    expect(await calls()).toEqual(['-t -D DUMP_RUN_CFG', '-k graceful']);
+    expect(other.child.exitCode).toBeNull();
+    expect(other.child.signalCode).toBeNull();
+    other.child.kill('SIGTERM');
+    expect(await other.exited).toBe('SIGTERM');
+  });
+
+  it('signals only right after a passing configtest: after a failed one, or a second time, it runs `-k graceful`', async () => {
+    const failing = await fake({ testFails: true });
+    const apache = await processNamed(failing.dir, 'apache2', failing.pidFile);
+    expect(await failing.ctl.configtest()).toMatchObject({ ok: false, output: expect.stringContaining('Syntax error') });
+    await failing.ctl.reload();
+    expect(await failing.calls()).toEqual(['-t -D DUMP_RUN_CFG', '-k graceful']);
+
+    const passing = await fake();
+    await writeFile(passing.pidFile, `${apache.child.pid}\n`);
+    await passing.ctl.configtest();
+    await passing.ctl.reload();
+    expect(await passing.calls()).toEqual(['-t -D DUMP_RUN_CFG']);
+    expect(await apache.exited).toBe('SIGUSR1');
+    await passing.ctl.reload();
+    expect(await passing.calls()).toEqual(['-t -D DUMP_RUN_CFG', '-k graceful']);
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -12,17 +12,34 @@ export interface WebServerControl {
   readonly command: string;
   /** Runs the configtest; resolves with ok and Apache's output. */
   configtest(): Promise<{ ok: boolean; output: string }>;
-  /** A graceful reload: running requests finish on the old config. */
+  /**
+   * A graceful reload: running requests finish on the old config. Call it
+   * right after a configtest that passed, with the files left as tested.
+   */
   reload(): Promise<void>;
 }
 
+/** Names a running Apache parent has in /proc/<pid>/comm. */
+const APACHE_NAMES = new Set(['apache2', 'httpd']);
+
 /**
- * Apache through apachectl, or any command line that takes `-t` and `-k
+ * Apache through apachectl, or any command line that takes `-t`, `-D` and `-k
  * graceful` (`apache2 -f /srv/hda/httpd.conf` for a private instance).
+ *
+ * A reload right after a passing configtest is Apache's graceful signal
+ * (SIGUSR1) sent straight to the parent named by the PidFile the configtest
+ * reported: `-k graceful` would start a second apache2 that parses every
+ * vhost again only to send that same signal (60-130 ms with 200 apps). The
+ * signal goes only to a live process named apache2 or httpd; otherwise, and
+ * with no passing configtest just before, the reload runs `-k graceful`.
  */
 export class ApacheControl implements WebServerControl {
   readonly enabled: boolean;
   private readonly argv: string[];
+  /** The PidFile of the configtest that passed last, until the reload after it. */
+  private testedPidFile: string | undefined;
+  /** Counts configtests: only the latest one's result may be signalled on. */
+  private tests = 0;
 
   constructor(readonly command: string) {
     this.argv = command.trim().split(/\s+/).filter(Boolean);
@@ -30,10 +47,15 @@ export class ApacheControl implements WebServerControl {
   }
 
   async configtest(): Promise<{ ok: boolean; output: string }> {
+    this.testedPidFile = undefined;
+    const n = ++this.tests;
     if (!this.enabled) return { ok: true, output: '' };
     try {
-      const r = await run(this.argv[0]!, [...this.argv.slice(1), '-t'], { timeout: 30_000 });
-      return { ok: true, output: `${r.stdout}${r.stderr}`.trim() };
+      // DUMP_RUN_CFG adds the run-time settings, PidFile among them, to the same test.
+      const r = await run(this.argv[0]!, [...this.argv.slice(1), '-t', '-D', 'DUMP_RUN_CFG'], { timeout: 30_000 });
+      const output = `${r.stdout}${r.stderr}`;
+      if (n === this.tests) this.testedPidFile = /^PidFile: "(.+)"$/m.exec(output)?.[1];
+      return { ok: true, output: output.trim() };
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };
       return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || e.message };
@@ -42,12 +64,34 @@ export class ApacheControl implements WebServerControl {
 
   async reload(): Promise<void> {
     if (!this.enabled) return;
+    const pidFile = this.testedPidFile;
+    this.testedPidFile = undefined;
+    const pid = pidFile === undefined ? undefined : runningApache(pidFile);
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGUSR1');
+        return;
+      } catch {
+        // gone meanwhile, or not ours to signal: apachectl decides
+      }
+    }
     try {
       await run(this.argv[0]!, [...this.argv.slice(1), '-k', 'graceful'], { timeout: 30_000 });
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       throw new Error(`graceful reload with "${this.command} -k graceful" failed: ${(e.stderr ?? e.message).trim()}`);
     }
+  }
+}
+
+/** The pid in `pidFile` when it is a live Apache (by /proc/<pid>/comm), else undefined. */
+export function runningApache(pidFile: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 1) return undefined;
+    return APACHE_NAMES.has(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()) ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 
