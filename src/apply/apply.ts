@@ -121,10 +121,16 @@ async function runStep(a: AppPlan, act: Action, deps: PassContext, log: Logger):
   const { engine } = deps;
   switch (act.type) {
     case 'create': {
-      await prepare(act.desired, deps, log);
-      const id = await engine.createContainer({ name: a.app, spec: act.desired.spec, limits: act.desired.limits, labels: labelsFor(act.desired, deps.instance) });
-      await remember(deps, act.desired);
-      if (act.desired.state === 'running') await engine.startContainer(id);
+      // No old container waits on this one: create at once, and fetch the image only when the Engine lacks it.
+      await makeDataDirs(act.desired);
+      const create = () => engine.createContainer({ name: a.app, spec: act.desired.spec, limits: act.desired.limits, labels: labelsFor(act.desired, deps.instance) });
+      const id = await create().catch(async (err: unknown) => {
+        if (!(err instanceof EngineError && err.statusCode === 404 && /no such image/i.test(err.message))) throw err;
+        await ensureImage(act.desired, deps, log);
+        return create();
+      });
+      // The state file is written while the container starts.
+      await Promise.all([remember(deps, act.desired), act.desired.state === 'running' ? engine.startContainer(id) : undefined]);
       return;
     }
     case 'recreate':
@@ -164,8 +170,17 @@ async function runStep(a: AppPlan, act: Action, deps: PassContext, log: Logger):
 
 /** Creates the app's data directories and makes sure its image is here. */
 async function prepare(d: DesiredApp, deps: PassContext, log: Logger): Promise<void> {
-  // Relative volume sources live under <dataRoot>/<app>/; they are created, never deleted.
+  await makeDataDirs(d);
+  await ensureImage(d, deps, log);
+}
+
+/** Relative volume sources live under <dataRoot>/<app>/; they are created, never deleted. */
+async function makeDataDirs(d: DesiredApp): Promise<void> {
   await Promise.all(d.spec.volumes.filter((v) => v.appData).map((v) => mkdir(v.source, { recursive: true })));
+}
+
+/** Pulls the app's image unless the Engine has it. */
+async function ensureImage(d: DesiredApp, deps: PassContext, log: Logger): Promise<void> {
   const image = d.spec.image;
   // Apps that share an image share its check and its pull: 50 new apps of one missing image pull it once.
   let ready = deps.images.get(image);
