@@ -11,7 +11,13 @@ const POLL_MS = 10;
 export async function reaction(ctx, { world, daemon }) {
   const { runId, ports } = ctx;
   const samples = { hdactl: [], floor: [] };
-  const settle = () => waitFor('the daemon to go idle', async () => (await daemon.metrics())?.hdactl_queue_depth === 0, 30_000, 50);
+  // Idle: nothing queued, and no trigger still settling. The daemon looks at an
+  // app again 2 s after its last Engine event; a run that started inside that
+  // window would time two passes at once.
+  const settle = () => waitFor('the daemon to go idle', async () => {
+    const m = await daemon.metrics();
+    return m?.hdactl_queue_depth === 0 && m.hdactl_triggers_scheduled === 0;
+  }, 30_000, 50);
   for (let r = 0; r < ctx.reps.reaction; r++) {
     progress(`daemon reaction: run ${r + 1}`);
     const steps = [

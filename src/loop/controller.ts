@@ -82,6 +82,7 @@ export class Controller {
     // running. A pass that looked too early finds nothing to do, and no later
     // event comes, so the app would stay down until the resync. Look once more.
     this.confirmDebouncer = new Debouncer(o.clock, o.eventConfirmMs ?? 2000, (app) => this.queue.add(app));
+    o.metrics.scheduled = () => this.scheduledTriggers();
   }
 
   /** Starts the workers and the first full pass. */
@@ -93,6 +94,11 @@ export class Controller {
       this.running.add(w);
       void w.finally(() => this.running.delete(w));
     }
+  }
+
+  /** Triggers still settling: each will queue its apps when its timer fires. */
+  scheduledTriggers(): number {
+    return this.debouncer.size + this.eventDebouncer.size + this.confirmDebouncer.size;
   }
 
   /** A manifest file was added, changed or removed. */

@@ -14,6 +14,11 @@ export class Debouncer {
     private readonly fire: (key: string) => void,
   ) {}
 
+  /** Keys waiting to fire. */
+  get size(): number {
+    return this.timers.size;
+  }
+
   poke(key: string): void {
     const t = this.timers.get(key);
     if (t !== undefined) this.clock.clearTimeout(t);

@@ -14,5 +14,13 @@ export class Metrics {
   readonly actions = new Counter({ name: 'hdactl_actions_total', help: 'Actions by kind and outcome.', labelNames: ['kind', 'outcome'], registers: [this.registry] });
   readonly queueDepth = new Gauge({ name: 'hdactl_queue_depth', help: 'Apps waiting in the work queue, including those in backoff.', registers: [this.registry] });
   readonly engineUp = new Gauge({ name: 'hdactl_engine_reachable', help: '1 when the Docker Engine answers.', registers: [this.registry] });
+  /** What `hdactl_triggers_scheduled` reports; the daemon sets it. */
+  scheduled: () => number = () => 0;
+  readonly triggersScheduled: Gauge = new Gauge({
+    name: 'hdactl_triggers_scheduled',
+    help: 'Triggers that will queue apps once they settle: manifest files in their debounce, Engine events settling, and the checks that follow them.',
+    registers: [this.registry],
+    collect: (): void => this.triggersScheduled.set(this.scheduled()),
+  });
   readonly engineCalls = new Gauge({ name: 'hdactl_engine_api_calls', help: 'Engine API calls made since start.', registers: [this.registry] });
 }

@@ -122,9 +122,11 @@ function setup(opts: { resyncMs?: number } = {}) {
     await settle(5);
   };
   const passCount = async (result: 'ok' | 'error') => (await metrics.passes.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+  /** hdactl_triggers_scheduled as /metrics would show it now. */
+  const scheduled = async () => (await metrics.triggersScheduled.get()).values[0]?.value;
   const app = (name: string) => status.snapshot().apps.find((a) => a.app === name);
   const condition = (name: string, type: string) => app(name)?.conditions.find((c) => c.type === type);
-  return { clock, fake, status, metrics, controller, advance, passCount, app, condition, leftAsIs };
+  return { clock, fake, status, metrics, controller, advance, passCount, scheduled, app, condition, leftAsIs };
 }
 
 describe('Controller timing', () => {
@@ -159,8 +161,10 @@ describe('Controller timing', () => {
     // The last write was at 490 ms.
     await t.advance(89);
     expect(t.fake.passes).toHaveLength(1);
+    expect(await t.scheduled()).toBe(1);
     await t.advance(1);
     expect(t.fake.passes[1]).toEqual({ at: 590, apps: ['a'] });
+    expect(await t.scheduled()).toBe(0);
     await t.advance(10_000);
     expect(t.fake.passes).toHaveLength(2);
     await t.controller.stop(1000);
@@ -174,17 +178,22 @@ describe('Controller timing', () => {
     t.fake.world.set('a', 'running');
     t.controller.start();
     await settle(5);
+    expect(await t.scheduled()).toBe(0);
     for (const _ of ['kill', 'die', 'stop']) t.controller.engineEvent('a');
+    // The settle and the second look, each once for the burst.
+    expect(await t.scheduled()).toBe(2);
     await t.advance(249);
     expect(t.fake.passes).toHaveLength(1);
     await t.advance(1);
     expect(t.fake.passes[1]).toEqual({ at: 250, apps: ['a'] });
     expect(t.app('a')?.state).toBe('running'); // the list had not caught up yet
+    expect(await t.scheduled()).toBe(1);
     t.fake.world.set('a', 'exited');
     await t.advance(1749);
     expect(t.fake.passes).toHaveLength(2);
     await t.advance(1);
     expect(t.fake.passes[2]).toEqual({ at: 2000, apps: ['a'] });
+    expect(await t.scheduled()).toBe(0);
     expect(t.app('a')?.state).toBe('exited');
     await t.advance(60_000 - 2000 - 1);
     expect(t.fake.passes).toHaveLength(3);
