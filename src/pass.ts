@@ -55,7 +55,7 @@ export interface DesiredInput {
  * Loads and validates the manifests into the desired model. Problems never throw.
  * `cacheFile` keeps YAML parse results between runs (passes use the state directory's).
  */
-export async function loadDesired(settings: Settings, templates: Templates, state: State, observedIds: Map<string, number>, cacheFile?: string): Promise<DesiredInput> {
+export async function loadDesired(settings: Settings, templates: Templates, state: State, observedIds: Map<string, number> | Promise<Map<string, number>>, cacheFile?: string): Promise<DesiredInput> {
   const loaded = await loadManifestDir(settings.manifests, cacheFile);
   const problems = [...loaded.problems];
   const valid: ValidDoc[] = [];
@@ -68,7 +68,7 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
     // still defines: `app: Hydra` is a typo for hydra, not a rename that removes it.
     if (r.problems.length > 0 && !(doc.appName && isAppName(doc.appName))) loaded.brokenFiles.add(doc.file);
   }
-  const knownIds = new Map(observedIds);
+  const knownIds = new Map(await observedIds);
   for (const [app, rec] of Object.entries(state.apps)) knownIds.set(app, rec.id);
   const model = buildDesired(valid, {
     domain: settings.domain,
@@ -105,10 +105,17 @@ export interface PassPlan {
 export async function computePlan(deps: PassDeps): Promise<PassPlan> {
   const { settings } = deps;
   const state = await deps.state.read();
-  const observed = await observe(deps.engine, deps.vhosts, settings.instance, state);
-  const observedIds = new Map<string, number>();
-  for (const c of observed.containers) if (c.appId !== undefined && c.name === c.app) observedIds.set(c.app, c.appId);
+  const observing = observe(deps.engine, deps.vhosts, settings.instance, state);
+  const observedIds = observing.then((o) => {
+    const ids = new Map<string, number>();
+    for (const c of o.containers) if (c.appId !== undefined && c.name === c.app) ids.set(c.app, c.appId);
+    return ids;
+  });
+  // Awaited below; this only keeps a failed observation from counting as unhandled meanwhile.
+  observedIds.catch(() => undefined);
+  // The manifests are read and validated while the Engine answers the list call.
   const desired = await loadDesired(settings, deps.templates, state, observedIds, path.join(settings.stateDir, 'manifest-cache.json'));
+  const observed = await observing;
   const frozen = new Map(desired.frozen);
   if (desired.brokenFiles.size > 0) {
     // With a file unreadable we cannot tell which apps it still defines: remove nothing.
