@@ -5,7 +5,7 @@ import { EngineError } from '../adapters/docker/errors.js';
 import type { AppResult } from '../apply/outcome.js';
 import { parseManifestText } from '../manifest/load.js';
 import { runPass, type PassDeps } from '../pass.js';
-import type { Plan } from '../plan/actions.js';
+import type { AppPlan, Plan } from '../plan/actions.js';
 import type { Metrics } from '../status/metrics.js';
 import type { StatusStore } from '../status/model.js';
 import { Backoff } from './backoff.js';
@@ -25,14 +25,20 @@ export interface ControllerOptions {
   log: Logger;
   /**
    * Quiet time after the last change to a manifest file before it is read
-   * (default 100 ms): a writer's bursts (git checkout, an editor's save, cp)
-   * finish within it, so a half-written file is not read as the user's intent.
+   * (default 50 ms): a writer's bursts (git checkout, an editor's save, cp)
+   * finish within it, so they cost one pass. A file still read mid-write
+   * cannot remove an app: removals wait for a second look (removalConfirmMs).
    */
   debounceMs?: number;
   /** Quiet time after the last Engine event for an app before it is reconciled. */
   eventSettleMs?: number;
   /** When to look again after the last Engine event for an app (see `confirmDebouncer`). */
   eventConfirmMs?: number;
+  /**
+   * An app gone from the manifests is removed only when a pass at least this
+   * long after the first one still finds it gone (default 1000 ms).
+   */
+  removalConfirmMs?: number;
   /** Full resync period. */
   resyncMs: number;
   /** Passes that may run at once (on disjoint apps). */
@@ -67,13 +73,15 @@ export class Controller {
   /** Passes finished so far, and the count when each app's last pass finished. */
   private finishedPasses = 0;
   private readonly lastFinished = new Map<string, number>();
+  /** Apps a pass found gone from the manifests, and when it first did. */
+  private readonly goneSince = new Map<string, number>();
   /** Serialises plan-and-reserve across workers. */
   private planning: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: ControllerOptions) {
     this.queue = new WorkQueue(o.clock);
     this.backoff = o.backoff ?? new Backoff();
-    this.debouncer = new Debouncer(o.clock, o.debounceMs ?? 100, (file) => void this.manifestSettled(file));
+    this.debouncer = new Debouncer(o.clock, o.debounceMs ?? 50, (file) => void this.manifestSettled(file));
     // The Engine sends kill, die and stop in a burst, and its container list can
     // trail the die event by a moment: act once the burst has settled.
     this.eventDebouncer = new Debouncer(o.clock, o.eventSettleMs ?? 250, (app) => this.queue.add(app));
@@ -202,6 +210,9 @@ export class Controller {
         // finished meanwhile was observed half-changed (its container not yet
         // created, say): acting on that would do it twice. Such an app gets a
         // pass of its own instead, from a fresh observation.
+        // Apps that left the world as well as the manifests need no second look.
+        const planned = new Set(p.apps.map((a) => a.app));
+        for (const app of this.goneSince.keys()) if (!planned.has(app)) this.goneSince.delete(app);
         const others = p.apps.map((a) => a.app).filter((a) => !claimed.has(a));
         const stale = new Set(others.filter((a) => (this.lastFinished.get(a) ?? 0) > observedAfter));
         for (const a of stale) this.queue.add(a);
@@ -211,6 +222,7 @@ export class Controller {
       for (const a of p.apps) {
         if (!claimed.has(a.app)) continue;
         const stuck = this.terminal.has(a.app) && this.terminal.get(a.app) === a.desired?.generation;
+        if (!stuck && !this.removalConfirmed(a, log)) continue;
         if (!stuck) {
           chosen.add(a.app);
           if (a.actions.length) this.o.status.markProgressing(a.app);
@@ -251,6 +263,32 @@ export class Controller {
       for (const [condition, n] of Object.entries(counts)) this.o.metrics.apps.set({ condition }, n);
     }
     this.backoff.reset(ALL);
+  }
+
+  /**
+   * True unless `a` is an app gone from the manifests that has not been gone
+   * for `removalConfirmMs` yet. A manifest read mid-write, or a checkout that
+   * deletes a file and writes it again, must not take a running app away:
+   * a removal waits for a second look, which is queued here.
+   */
+  private removalConfirmed(a: AppPlan, log: Logger): boolean {
+    if (a.desired || a.blocked || a.actions.length === 0) {
+      if (this.goneSince.delete(a.app) && a.desired) log.info({ app: a.app }, `${a.app} is back in the manifests; it was not removed`);
+      return true;
+    }
+    const wait = this.o.removalConfirmMs ?? 1000;
+    const now = this.o.clock.now();
+    const since = this.goneSince.get(a.app);
+    if (since !== undefined && now - since >= wait) {
+      this.goneSince.delete(a.app);
+      return true;
+    }
+    if (since === undefined) {
+      this.goneSince.set(a.app, now);
+      log.info({ app: a.app, confirmMs: wait }, `${a.app} is gone from the manifests; removing it if it is still gone in ${wait} ms`);
+    }
+    this.queue.addAfter(a.app, wait - (now - (since ?? now)));
+    return false;
   }
 
   private afterResults(results: AppResult[], generations: Map<string, string | undefined>): void {

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { deployed, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { inspect, pageWith } from '../support/engine.js';
-import { createWorld, eventually, type World } from '../support/world.js';
+import { createWorld, eventually, webApp, type World } from '../support/world.js';
 
 const run = promisify(execFile);
 
@@ -28,6 +30,26 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
     const { app, port } = await deployed(w, d, name, message, HDACTL_ONLY);
     return { app, port, before: await inspect(app) };
   }
+
+  it('an app missing from its manifest for a moment (a file rewritten in two steps) keeps running; a deleted manifest removes it', async () => {
+    const { app, port, before } = await deploy('rewritten', 'never went away');
+    const yaml = webApp(app, 'never went away', HDACTL_ONLY);
+    // First the file without the app, as a writer that truncates first leaves it...
+    await w.writeManifest('rewritten.yaml', '# being rewritten\n');
+    await eventually(async () => (await d.output()).includes(`${app} is gone from the manifests`) || undefined);
+    // ...then whole again, within the second the daemon waits before removing.
+    await w.writeManifest('rewritten.yaml', yaml);
+    await eventually(async () => (await d.output()).includes(`${app} is back in the manifests; it was not removed`) || undefined);
+    // The second look, queued by the first, has run too.
+    await eventually(async () => ((await d.metric('hdactl_queue_depth')) === 0 && (await d.metric('hdactl_triggers_scheduled')) === 0) || undefined);
+    const after = await inspect(app);
+    expect(after.Id).toBe(before.Id);
+    expect(after.State.StartedAt).toBe(before.State.StartedAt);
+    await pageWith(port, 'never went away');
+
+    await rm(path.join(w.manifests, 'rewritten.yaml'));
+    await eventually(async () => ((await w.containers()).some((c) => c.Labels['org.amahi.hdactl.app'] === app) ? undefined : true));
+  });
 
   it('a container killed with docker kill is started again and serves', async () => {
     const { app, port, before } = await deploy('killed', 'back from the dead');

@@ -48,6 +48,17 @@ class FakePasses {
     return this.passes[i]?.apps ?? [];
   }
 
+  /** Apps whose manifest is gone while their container still runs. */
+  readonly gone = new Set<string>();
+  /** Apps a pass removed, in order. */
+  readonly removed: string[] = [];
+
+  /** The app's manifest is deleted: the next plans remove it. */
+  remove(app: string): void {
+    this.apps.delete(app);
+    this.gone.add(app);
+  }
+
   readonly run: typeof runPass = async (_deps, only) => {
     if (this.failWhole) throw this.failWhole;
     const apps: AppPlan[] = [...this.apps].map(([app, a]) => ({
@@ -55,6 +66,7 @@ class FakePasses {
       desired: { app, generation: a.generation, spec: { image: 'demo:1' }, limits: {} } as unknown as DesiredApp,
       actions: [],
     }));
+    for (const app of this.gone) apps.push({ app, actions: [{ type: 'remove', container: { app, name: app } }] } as unknown as AppPlan);
     const plan: Plan = { apps };
     const containers = [...this.world].map(([app, state]) => ({ id: `${app}-id`, name: app, app, state, status: state, specHash: 'h', limits: {} }));
     const observedAt = this.finished;
@@ -75,6 +87,10 @@ class FakePasses {
       this.lastFinished.set(a, this.finished);
     }
     const results: AppResult[] = names.map((app) => {
+      if (this.gone.delete(app)) {
+        this.removed.push(app);
+        return { app, outcome: 'removed', message: 'manifest deleted', steps: ['remove'] };
+      }
       const b = this.apps.get(app)!.behaviour;
       if (b === 'ok') return { app, outcome: 'unchanged', message: '', steps: [] };
       return { app, outcome: 'failed', message: `${b} failure`, error: `${b} failure`, transient: b === 'transient', steps: ['create'] };
@@ -167,6 +183,57 @@ describe('Controller timing', () => {
     expect(await t.scheduled()).toBe(0);
     await t.advance(10_000);
     expect(t.fake.passes).toHaveLength(2);
+    await t.controller.stop(1000);
+  });
+
+  it('removes an app gone from the manifests only when a second look 1 s later still finds it gone', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1');
+    t.controller.start();
+    await settle(5);
+    t.fake.remove('a');
+    t.controller.manifestChanged('a.yaml');
+    await t.advance(100);
+    // The first look leaves it running, and queues the second.
+    expect(t.fake.passes[1]).toEqual({ at: 100, apps: [] });
+    expect(t.fake.removed).toEqual([]);
+    expect(await t.scheduled()).toBe(0);
+    expect(t.controller.queue.depth).toBe(1);
+    await t.advance(999);
+    expect(t.fake.removed).toEqual([]);
+    await t.advance(1);
+    expect(t.fake.passes[2]).toEqual({ at: 1100, apps: ['a'] });
+    expect(t.fake.removed).toEqual(['a']);
+    await t.advance(60_000);
+    expect(t.fake.removed).toEqual(['a']);
+    await t.controller.stop(1000);
+  });
+
+  it('never removes an app whose manifest was gone for a moment only (a file read mid-write, a checkout)', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    t.controller.start();
+    await settle(5);
+    t.fake.remove('a');
+    t.controller.manifestChanged('a.yaml');
+    await t.advance(100);
+    expect(t.fake.passes[1]).toEqual({ at: 100, apps: [] });
+    // The writer finishes: the app is back in its file.
+    t.fake.gone.delete('a');
+    t.fake.set('a', 'g1');
+    t.controller.manifestChanged('a.yaml');
+    await t.advance(100);
+    expect(t.fake.passes[2]).toEqual({ at: 200, apps: ['a'] });
+    await t.advance(5_000);
+    expect(t.fake.removed).toEqual([]);
+    // Gone again later: the wait starts over, from that first look.
+    t.fake.remove('a');
+    t.controller.manifestChanged('a.yaml');
+    await t.advance(100);
+    expect(t.fake.removed).toEqual([]);
+    await t.advance(1000);
+    expect(t.fake.removed).toEqual(['a']);
     await t.controller.stop(1000);
   });
 
