@@ -57,6 +57,13 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
     };
   }
 
+  if (primary?.state === 'removing') {
+    // Being removed by someone (docker rm -f): it can be neither started nor
+    // replaced until it is gone, and the Engine's destroy event brings the
+    // app back to be created then.
+    return { app, desired, actions: [], blocked: `its container is being removed outside hdactl: it is created again once it is gone` };
+  }
+
   const actions: Action[] = [];
   if (!primary) {
     actions.push({ type: 'create', desired, reason: desired.state === 'stopped' ? 'new app (state: stopped)' : 'new app' });

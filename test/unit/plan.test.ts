@@ -178,6 +178,15 @@ describe('what each step carries', () => {
     expect(act).toMatchObject({ type: 'remove', container: { name: 'gitlab-hdactl-old-0a1b2c3d', id: '0a1b2c3d4e5f60718293a4b5' } });
   });
 
+  it('a container being removed by hand is neither started nor replaced: the app waits until it is gone', () => {
+    const input = loadPlanFixture('vhost-foreign');
+    input.observed.foreignVhosts.clear();
+    input.observed.containers[0]!.state = 'removing';
+    const a = plan(input).apps[0]!;
+    expect(a.actions).toEqual([]);
+    expect(a.blocked).toBe('its container is being removed outside hdactl: it is created again once it is gone');
+  });
+
   it('a foreign vhost is a warning, not a block: the container is still managed', () => {
     const input = loadPlanFixture('vhost-foreign');
     input.observed.containers[0]!.state = 'exited';
