@@ -74,6 +74,14 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
     },
   }, clock, log, abort.signal);
 
+  // The first full pass waits for the watchers' initial scan: a manifest
+  // written during the scan is neither an event nor, if the pass ran before
+  // it, in that pass, and would wait for the resync.
+  const scanned = Promise.all(watchers.map((w) => new Promise<void>((resolve) => w.once('ready', () => resolve()))));
+  let timer: unknown;
+  const ready = await Promise.race([scanned.then(() => true), new Promise<boolean>((resolve) => (timer = clock.setTimeout(() => resolve(false), 10_000)))]);
+  clock.clearTimeout(timer);
+  if (!ready) log.warn('the file watchers did not finish their first scan in 10 s; starting anyway');
   controller.start();
   log.info({ manifests: settings.manifests, vhostDir: settings.vhostDir, listen: settings.listen, instance: settings.instance, pid: process.pid }, 'hdactl run started');
 
