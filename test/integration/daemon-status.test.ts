@@ -46,7 +46,9 @@ describe('what hdactl run reports while it works', () => {
     await pageWith(port, 'write 50');
     const after = await settledPasses();
     expect(after - before).toBeGreaterThanOrEqual(1);
-    expect(after - before).toBeLessThanOrEqual(5);
+    // A pass runs 50 ms after the last write it saw; on a loaded machine a few
+    // gaps between these writes are longer than that.
+    expect(after - before).toBeLessThanOrEqual(10);
     expect((await inspect(app)).Config.Env).toContain('MESSAGE=write 50');
   });
 
