@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { cleanupAll, removeContainers, removeNetworks, trackDir } from './lib/cleanup.mjs';
-import { COMPOSE, PARALLEL_LIMIT } from './lib/compose.mjs';
+import { COMPOSE, HTTP_TIMEOUT, PARALLEL_LIMIT } from './lib/compose.mjs';
 import { CLI } from './lib/hdactl.mjs';
 import { fmtMs, now, progress, runOk } from './lib/util.mjs';
 import { converge } from './scenarios/converge.mjs';
@@ -261,7 +261,7 @@ async function main() {
     'Scenario 5 polls every 10 ms: through the private Apache (Host header) for hdactl, on the published host port for the floor.',
     `Scenario 6 measures the ${sizes.big}-app daemon over apps with \`state: stopped\` (created, not running): ${sizes.big} running containers take too long to create on this machine for the time budget.`,
     'Compose services use `network_mode: bridge`, the default bridge hdactl and the floor use too: with a network per project, Amahi\'s way fails at about 30 apps, when Docker\'s default address pools run out.',
-    `Compose runs with COMPOSE_PARALLEL_LIMIT=${PARALLEL_LIMIT}: with its default of 64, Compose 1.29 deadlocks in \`up\` on ${sizes.world} services (docker/compose#5864, #8161).`,
+    `Compose runs with COMPOSE_PARALLEL_LIMIT=${PARALLEL_LIMIT}: with its default of 64, Compose 1.29 deadlocks in \`up\` on ${sizes.world} services (docker/compose#5864, #8161). COMPOSE_HTTP_TIMEOUT=${HTTP_TIMEOUT}: with its default of 60 s, one slow Engine call fails the whole \`up\` when the disk is slow.`,
     ...(quick ? ['Quick mode: few apps and one run each, to check the suite works; its times mean little.'] : []),
   ];
   const markdownTable = markdown(t.rows);

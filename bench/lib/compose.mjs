@@ -17,6 +17,14 @@ export const COMPOSE = '/usr/bin/docker-compose';
 export const PARALLEL_LIMIT = 1000;
 
 /**
+ * Compose gives up on an Engine call after COMPOSE_HTTP_TIMEOUT (60 s): on a
+ * host whose disk is slow for a while, one create among 200 can take that
+ * long, and the whole `up` fails. The benchmark waits instead (runTimed's
+ * own timeout still bounds a run).
+ */
+export const HTTP_TIMEOUT = 300;
+
+/**
  * One service as Amahi wrote it: the app's image, a fixed container name,
  * restart unless-stopped, and the web port published on 127.0.0.1 only.
  */
@@ -54,7 +62,7 @@ export async function createProject({ dir, project, services, runId }) {
     },
     /** `docker-compose -p <project> up -d`, timed; throws on a non-zero exit. */
     async up() {
-      const r = await runTimed(COMPOSE, ['-p', project, 'up', '-d'], { cwd: dir, timeoutMs: 300_000, env: { ...process.env, COMPOSE_PARALLEL_LIMIT: String(PARALLEL_LIMIT) } });
+      const r = await runTimed(COMPOSE, ['-p', project, 'up', '-d'], { cwd: dir, timeoutMs: 300_000, env: { ...process.env, COMPOSE_PARALLEL_LIMIT: String(PARALLEL_LIMIT), COMPOSE_HTTP_TIMEOUT: String(HTTP_TIMEOUT) } });
       if (r.code !== 0) throw new Error(`docker-compose -p ${project} up -d exited ${r.code}:\n${r.stderr.slice(-3000)}`);
       return r;
     },
