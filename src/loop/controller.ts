@@ -205,14 +205,14 @@ export class Controller {
     const observedAfter = this.finishedPasses;
     const select = (p: Plan): Set<string> => {
       if (full) {
+        // Apps that left the world as well as the manifests need no second look.
+        const planned = new Set(p.apps.map((a) => a.app));
+        for (const app of this.goneSince.keys()) if (!planned.has(app)) this.goneSince.delete(app);
         // A full pass takes every app not already being reconciled by another
         // worker. It claims them only after observing, so an app whose pass
         // finished meanwhile was observed half-changed (its container not yet
         // created, say): acting on that would do it twice. Such an app gets a
         // pass of its own instead, from a fresh observation.
-        // Apps that left the world as well as the manifests need no second look.
-        const planned = new Set(p.apps.map((a) => a.app));
-        for (const app of this.goneSince.keys()) if (!planned.has(app)) this.goneSince.delete(app);
         const others = p.apps.map((a) => a.app).filter((a) => !claimed.has(a));
         const stale = new Set(others.filter((a) => (this.lastFinished.get(a) ?? 0) > observedAfter));
         for (const a of stale) this.queue.add(a);
