@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Engine } from '../adapters/docker/engine.js';
-import { EngineError } from '../adapters/docker/errors.js';
+import { EngineError, isMissingImage } from '../adapters/docker/errors.js';
 import type { WebServerControl } from '../adapters/apache/control.js';
 import type { StateStore } from '../adapters/state/store.js';
 import type { VhostStore } from '../adapters/vhost/store.js';
@@ -125,7 +125,7 @@ async function runStep(a: AppPlan, act: Action, deps: PassContext, log: Logger):
       await makeDataDirs(act.desired);
       const create = () => engine.createContainer({ name: a.app, spec: act.desired.spec, limits: act.desired.limits, labels: labelsFor(act.desired, deps.instance) });
       const id = await create().catch(async (err: unknown) => {
-        if (!(err instanceof EngineError && err.statusCode === 404 && /no such image/i.test(err.message))) throw err;
+        if (!isMissingImage(err)) throw err;
         await ensureImage(act.desired, deps, log);
         return create();
       });

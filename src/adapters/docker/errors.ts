@@ -31,3 +31,8 @@ export function classifyEngineError(err: unknown, what: string, endpoint: string
   if (status !== undefined && status >= 400 && status < 500) return new EngineError(`${what}: ${detail}`, false, status);
   return new EngineError(`${what}: ${detail}`, true, status);
 }
+
+/** True when the Engine refused a create because it does not have the image (404 "No such image"). */
+export function isMissingImage(err: unknown): boolean {
+  return err instanceof EngineError && err.statusCode === 404 && /no such image/i.test(err.message);
+}
