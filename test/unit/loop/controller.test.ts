@@ -140,9 +140,19 @@ function setup(opts: { resyncMs?: number } = {}) {
   const passCount = async (result: 'ok' | 'error') => (await metrics.passes.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
   /** hdactl_triggers_scheduled as /metrics would show it now. */
   const scheduled = async () => (await metrics.triggersScheduled.get()).values[0]?.value;
+  /** `<app>.yaml` loses (`gone`) or gets back its app, and the debounce runs out. */
+  const manifestNow = async (name: string, gone: boolean) => {
+    if (gone) fake.remove(name);
+    else {
+      fake.gone.delete(name);
+      fake.set(name, 'g1');
+    }
+    controller.manifestChanged(`${name}.yaml`);
+    await advance(100);
+  };
   const app = (name: string) => status.snapshot().apps.find((a) => a.app === name);
   const condition = (name: string, type: string) => app(name)?.conditions.find((c) => c.type === type);
-  return { clock, fake, status, metrics, controller, advance, passCount, scheduled, app, condition, leftAsIs };
+  return { clock, fake, status, metrics, controller, advance, passCount, scheduled, manifestNow, app, condition, leftAsIs };
 }
 
 describe('Controller timing', () => {
@@ -192,9 +202,7 @@ describe('Controller timing', () => {
     t.fake.set('b', 'g1');
     t.controller.start();
     await settle(5);
-    t.fake.remove('a');
-    t.controller.manifestChanged('a.yaml');
-    await t.advance(100);
+    await t.manifestNow('a', true);
     // The first look leaves it running, and queues the second.
     expect(t.fake.passes[1]).toEqual({ at: 100, apps: [] });
     expect(t.fake.removed).toEqual([]);
@@ -215,22 +223,15 @@ describe('Controller timing', () => {
     t.fake.set('a', 'g1');
     t.controller.start();
     await settle(5);
-    t.fake.remove('a');
-    t.controller.manifestChanged('a.yaml');
-    await t.advance(100);
+    await t.manifestNow('a', true);
     expect(t.fake.passes[1]).toEqual({ at: 100, apps: [] });
     // The writer finishes: the app is back in its file.
-    t.fake.gone.delete('a');
-    t.fake.set('a', 'g1');
-    t.controller.manifestChanged('a.yaml');
-    await t.advance(100);
+    await t.manifestNow('a', false);
     expect(t.fake.passes[2]).toEqual({ at: 200, apps: ['a'] });
     await t.advance(5_000);
     expect(t.fake.removed).toEqual([]);
     // Gone again later: the wait starts over, from that first look.
-    t.fake.remove('a');
-    t.controller.manifestChanged('a.yaml');
-    await t.advance(100);
+    await t.manifestNow('a', true);
     expect(t.fake.removed).toEqual([]);
     await t.advance(1000);
     expect(t.fake.removed).toEqual(['a']);
