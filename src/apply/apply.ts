@@ -7,7 +7,7 @@ import type { WebServerControl } from '../adapters/apache/control.js';
 import type { StateStore } from '../adapters/state/store.js';
 import type { VhostStore } from '../adapters/vhost/store.js';
 import type { DesiredApp } from '../desired/model.js';
-import { LABEL, type ObservedContainer } from '../observe/types.js';
+import { asideName, LABEL, type ObservedContainer } from '../observe/types.js';
 import type { Action, AppPlan, Plan } from '../plan/actions.js';
 import { describeAction, formatAction } from '../plan/format.js';
 import type { AppResult, Outcome } from './outcome.js';
@@ -207,7 +207,7 @@ async function recreate(d: DesiredApp, old: ObservedContainer, deps: ApplyDeps):
   const { engine } = deps;
   const wasUp = old.state === 'running' || old.state === 'restarting';
   await engine.stopContainer(old.id, d.spec.stopTimeoutSeconds ?? old.spec?.stopTimeoutSeconds);
-  const aside = `${d.app}-hdactl-old-${old.id.slice(0, 8)}`;
+  const aside = asideName(d.app, old.id);
   await engine.renameContainer(old.id, aside);
   let newId: string | undefined;
   try {

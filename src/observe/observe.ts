@@ -7,9 +7,10 @@ import type { Observed } from './types.js';
  * Reads the world in one list call and one directory read: this instance's
  * containers (by label alone), other containers' names, and the vhost files.
  * Limits applied live come from the state file, since labels cannot change.
+ * With `apps`, only what concerns those apps is read (the daemon's keyed passes).
  */
-export async function observe(engine: Engine, vhosts: VhostStore, instance: string, state: State): Promise<Observed> {
-  const [{ owned, foreignNames }, files] = await Promise.all([engine.listContainers(instance), vhosts.list()]);
+export async function observe(engine: Engine, vhosts: VhostStore, instance: string, state: State, apps?: ReadonlySet<string>): Promise<Observed> {
+  const [{ owned, foreignNames }, files] = await Promise.all([engine.listContainers(instance, apps), vhosts.list(apps)]);
   for (const c of owned) {
     const live = state.apps[c.app]?.limits;
     if (live && live.containerId === c.id) c.limits = live.limits;

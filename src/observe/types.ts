@@ -11,6 +11,15 @@ export const LABEL = {
   generation: 'org.amahi.hdactl.generation',
 } as const;
 
+/**
+ * The name a container is renamed to while its replacement is created: it
+ * keeps its labels, so a pass that finds it knows it is a leftover of `app`.
+ */
+export function asideName(app: string, containerId: string): string {
+  return `${app}${ASIDE_MARK}${containerId.slice(0, 8)}`;
+}
+export const ASIDE_MARK = '-hdactl-old-';
+
 /** Container states as the Engine reports them. */
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 

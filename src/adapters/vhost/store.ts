@@ -7,8 +7,11 @@ import type { ObservedVhost } from '../../observe/types.js';
 /** The vhost directory: one `<app>.conf` per web app. */
 export interface VhostStore {
   readonly dir: string;
-  /** Managed files by app, and the apps whose `<app>.conf` hdactl does not own. */
-  list(): Promise<{ managed: Map<string, ObservedVhost>; foreign: Set<string> }>;
+  /**
+   * Managed files by app, and the apps whose `<app>.conf` hdactl does not own;
+   * with `apps`, only those apps' files are read.
+   */
+  list(apps?: ReadonlySet<string>): Promise<{ managed: Map<string, ObservedVhost>; foreign: Set<string> }>;
   /** The file's content, or undefined when it does not exist. */
   read(app: string): Promise<string | undefined>;
   /** Writes atomically: a temp file in the same directory, then rename. */
@@ -34,12 +37,12 @@ export class FileVhostStore implements VhostStore {
     return path.join(this.dir, `${app}.conf`);
   }
 
-  async list() {
+  async list(apps?: ReadonlySet<string>) {
     const managed = new Map<string, ObservedVhost>();
     const foreign = new Set<string>();
     let names: string[];
     try {
-      names = (await readdir(this.dir)).filter((n) => n.endsWith('.conf'));
+      names = apps ? [...apps].map((a) => `${a}.conf`) : (await readdir(this.dir)).filter((n) => n.endsWith('.conf'));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { managed, foreign };
       throw err;
