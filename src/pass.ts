@@ -101,13 +101,27 @@ export interface PassPlan {
   state: State;
 }
 
+/**
+ * A pass over some apps only (the daemon's keyed passes): only their
+ * containers and vhost files are observed, and only they are planned. The
+ * manifests are still read in full, since ids and ports are checked across apps.
+ */
+export interface Scope {
+  apps: ReadonlySet<string>;
+  /**
+   * Ids of apps outside the scope, as the last full pass observed them: a new
+   * app never gets the id of a container that runs but is missing from the state file.
+   */
+  knownIds: ReadonlyMap<string, number>;
+}
+
 /** Computes the plan: reads manifests, state and the world. No change is made. */
-export async function computePlan(deps: PassDeps): Promise<PassPlan> {
+export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPlan> {
   const { settings } = deps;
   const state = await deps.state.read();
-  const observing = observe(deps.engine, deps.vhosts, settings.instance, state);
+  const observing = observe(deps.engine, deps.vhosts, settings.instance, state, scope?.apps);
   const observedIds = observing.then((o) => {
-    const ids = new Map<string, number>();
+    const ids = new Map<string, number>(scope?.knownIds);
     for (const c of o.containers) if (c.appId !== undefined && c.name === c.app) ids.set(c.app, c.appId);
     return ids;
   });
@@ -126,7 +140,13 @@ export async function computePlan(deps: PassDeps): Promise<PassPlan> {
       if (!wanted.has(app) && !frozen.has(app)) frozen.set(app, `not removed while ${files} cannot be parsed: fix the file`);
     }
   }
-  return { plan: plan({ desired: desired.model.apps, frozen, observed }), desired, observed, state };
+  const inScope = (app: string) => !scope || scope.apps.has(app);
+  const p = plan({
+    desired: desired.model.apps.filter((a) => inScope(a.app)),
+    frozen: new Map([...frozen].filter(([app]) => inScope(app))),
+    observed,
+  });
+  return { plan: p, desired, observed, state };
 }
 
 /** Restricts a plan to some apps (the daemon's work-queue keys). */
@@ -135,11 +155,13 @@ export function onlyApps(p: Plan, apps: ReadonlySet<string>): Plan {
 }
 
 /** Computes and applies one pass. */
-export async function runPass(deps: PassDeps, only?: ReadonlySet<string> | ((p: Plan) => ReadonlySet<string>)): Promise<PassPlan & { results: AppResult[] }> {
+export async function runPass(deps: PassDeps, only?: ReadonlySet<string> | ((p: Plan) => ReadonlySet<string>), scope?: Scope): Promise<PassPlan & { results: AppResult[] }> {
   const planAndReserve = async () => {
-    const c = await computePlan(deps);
+    const c = await computePlan(deps, scope);
     // Ids are the apps' for life: record new ones before anything runs on their ports.
-    const fresh = c.desired.model.apps.filter((a) => !c.state.apps[a.app]);
+    // Only planned apps': an app outside a scope was not observed, so its id is not known for sure.
+    const planned = new Set(c.plan.apps.map((a) => a.app));
+    const fresh = c.desired.model.apps.filter((a) => planned.has(a.app) && !c.state.apps[a.app]);
     if (fresh.length) await deps.state.update((s) => {
       for (const a of fresh) s.apps[a.app] ??= { id: a.id };
     });

@@ -56,8 +56,10 @@ export interface ControllerOptions {
 
 /**
  * The reconcile loop. Triggers (manifest files, Engine events, vhost files,
- * the resync timer) only queue app names; each pass re-reads the manifests
- * and the world in full (level-based), so a lost or repeated trigger is harmless.
+ * the resync timer) only queue app names. Each pass re-reads the manifests in
+ * full and looks at the world again (level-based), so a lost or repeated
+ * trigger is harmless: a full pass (start, resync, the Engine back) observes
+ * every app; a keyed pass observes only the apps it was queued for.
  */
 export class Controller {
   readonly queue: WorkQueue;
@@ -75,6 +77,8 @@ export class Controller {
   private readonly lastFinished = new Map<string, number>();
   /** Apps a pass found gone from the manifests, and when it first did. */
   private readonly goneSince = new Map<string, number>();
+  /** App ids the last full pass observed, for keyed passes (see `Scope`). */
+  private knownIds = new Map<string, number>();
   /** Serialises plan-and-reserve across workers. */
   private planning: Promise<unknown> = Promise.resolve();
 
@@ -232,13 +236,16 @@ export class Controller {
     };
     try {
       const deps: PassDeps = { ...this.o.deps, log, exclusive: (fn) => this.exclusive(fn) };
-      const r = await (this.o.runPass ?? runPass)(deps, select);
+      const scope = full ? undefined : { apps: claimed, knownIds: this.knownIds };
+      const r = await (this.o.runPass ?? runPass)(deps, select, scope);
+      if (full) this.knownIds = new Map(r.observed.containers.flatMap((c) => (c.appId !== undefined && c.name === c.app ? [[c.app, c.appId] as const] : [])));
       this.o.status.setEngine(true);
       this.o.metrics.engineUp.set(1);
-      // Passes overlap on disjoint apps, but each observes every app: what this
-      // one saw of an app another pass is changing, or changed after we looked,
+      // Passes overlap on disjoint apps, and a full one observes every app: what
+      // it saw of an app another pass is changing, or changed after it looked,
       // is older than the status that pass records, and must not overwrite it.
-      const mayRecord = (app: string) => claimed.has(app) || (!this.queue.isInFlight(app) && (this.lastFinished.get(app) ?? 0) <= observedAfter);
+      // A keyed pass saw only its own apps.
+      const mayRecord = (app: string) => claimed.has(app) || (full && !this.queue.isInFlight(app) && (this.lastFinished.get(app) ?? 0) <= observedAfter);
       this.o.status.recordPass(r, r.results, mayRecord);
       this.afterResults(r.results, new Map(r.plan.apps.map((a) => [a.app, a.desired?.generation])));
       this.o.metrics.passes.inc({ result: 'ok' });

@@ -5,7 +5,7 @@ import type { AppResult } from '../../../src/apply/outcome.js';
 import type { DesiredApp } from '../../../src/desired/model.js';
 import { ManualClock } from '../../../src/loop/clock.js';
 import { Controller } from '../../../src/loop/controller.js';
-import type { PassDeps, runPass } from '../../../src/pass.js';
+import type { PassDeps, runPass, Scope } from '../../../src/pass.js';
 import type { AppPlan, Plan } from '../../../src/plan/actions.js';
 import { Metrics } from '../../../src/status/metrics.js';
 import { StatusStore } from '../../../src/status/model.js';
@@ -59,16 +59,22 @@ class FakePasses {
     this.gone.add(app);
   }
 
-  readonly run: typeof runPass = async (_deps, only) => {
+  /** The scope each pass was given (undefined: a full pass). */
+  readonly scopes: Array<Scope | undefined> = [];
+
+  readonly run: typeof runPass = async (_deps, only, scope) => {
     if (this.failWhole) throw this.failWhole;
-    const apps: AppPlan[] = [...this.apps].map(([app, a]) => ({
+    this.scopes.push(scope);
+    // As the real pass does: a scoped pass observes and plans only its apps.
+    const inScope = (app: string) => !scope || scope.apps.has(app);
+    const apps: AppPlan[] = [...this.apps].filter(([app]) => inScope(app)).map(([app, a]) => ({
       app,
       desired: { app, generation: a.generation, spec: { image: 'demo:1' }, limits: {} } as unknown as DesiredApp,
       actions: [],
     }));
-    for (const app of this.gone) apps.push({ app, actions: [{ type: 'remove', container: { app, name: app } }] } as unknown as AppPlan);
+    for (const app of [...this.gone].filter(inScope)) apps.push({ app, actions: [{ type: 'remove', container: { app, name: app } }] } as unknown as AppPlan);
     const plan: Plan = { apps };
-    const containers = [...this.world].map(([app, state]) => ({ id: `${app}-id`, name: app, app, state, status: state, specHash: 'h', limits: {} }));
+    const containers = [...this.world].filter(([app]) => inScope(app)).map(([app, state], i) => ({ id: `${app}-id`, name: app, app, appId: i + 1, state, status: state, specHash: 'h', limits: {} }));
     const observedAt = this.finished;
     if (this.planGate) await this.planGate;
     const chosen = typeof only === 'function' ? only(plan) : (only ?? new Set(apps.map((a) => a.app)));
@@ -193,6 +199,25 @@ describe('Controller timing', () => {
     expect(await t.scheduled()).toBe(0);
     await t.advance(10_000);
     expect(t.fake.passes).toHaveLength(2);
+    await t.controller.stop(1000);
+  });
+
+  it('a keyed pass observes only its apps, and knows the other apps\' ids from the last full pass', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1');
+    t.fake.world.set('a', 'running');
+    t.fake.world.set('b', 'running');
+    t.controller.start();
+    await settle(5);
+    expect(t.fake.scopes).toEqual([undefined]);
+    t.controller.manifestChanged('a.yaml');
+    await t.advance(1000);
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['a']]);
+    expect(t.fake.scopes[1]?.apps).toEqual(new Set(['a']));
+    expect(t.fake.scopes[1]?.knownIds).toEqual(new Map([['a', 1], ['b', 2]]));
+    // b was not looked at, so what the full pass recorded for it stands.
+    expect(t.app('b')?.state).toBe('running');
     await t.controller.stop(1000);
   });
 
@@ -478,10 +503,15 @@ describe('Controller timing', () => {
     await settle(10);
     expect(t.fake.passes.map((p) => p.apps)).toEqual([['a', 'b'], ['a'], ['b']]);
     expect(t.app('a')?.state).toBe('running');
-    // A pass that observed after a's last pass may refresh it as usual.
+    // b's next retry is keyed: it looks at b alone, so it leaves a's status be.
     t.fake.world.set('a', 'exited');
     await t.advance(2000);
     expect(t.fake.passes.at(-1)?.apps).toEqual(['b']);
+    expect(t.app('a')?.state).toBe('running');
+    // A full pass that observed after a's last pass refreshes it as usual.
+    t.controller.resyncAll();
+    await settle(10);
+    expect(t.fake.scopes.at(-1)).toBeUndefined();
     expect(t.app('a')?.state).toBe('exited');
     await t.controller.stop(1000);
   });
