@@ -1,6 +1,7 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Server } from 'node:http';
+import { VHOST_TEMP_DIR } from '../adapters/vhost/store.js';
 import { BatchingCommitter, ImmediateCommitter } from '../apply/vhosts.js';
 import { Controller } from '../loop/controller.js';
 import { systemClock } from '../loop/clock.js';
@@ -17,7 +18,7 @@ import { mkdir } from 'node:fs/promises';
 /** How long in-flight steps may take to finish on SIGINT/SIGTERM. */
 const SHUTDOWN_TIMEOUT_MS = 30_000;
 
-/** Removes temp files a killed hdactl left behind (they never end in .conf or .json). */
+/** Removes temp files a killed hdactl left behind (they never end in .conf or .json; older versions left vhost temp files beside the vhosts). */
 async function sweepTempFiles(dirs: string[]): Promise<void> {
   for (const dir of dirs) {
     const names = await readdir(dir).catch(() => [] as string[]);
@@ -31,7 +32,7 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   const deps = wire(settings, { logFd: 1, logLevel: settings.logLevel });
   const log = deps.log;
   const lock = await acquireLock(settings.stateDir);
-  await sweepTempFiles([settings.vhostDir, settings.stateDir]);
+  await sweepTempFiles([settings.vhostDir, path.join(settings.vhostDir, VHOST_TEMP_DIR), settings.stateDir]);
   await mkdir(settings.manifests, { recursive: false }).catch(() => undefined);
   await mkdir(settings.vhostDir, { recursive: true });
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import { VHOST_TEMP_DIR } from '../adapters/vhost/store.js';
 import { isManifestFile } from '../manifest/load.js';
 
 /**
@@ -11,7 +12,8 @@ export function watchDirs(manifests: string, vhostDir: string, on: { manifest(fi
   for (const ev of ['add', 'change', 'unlink'] as const) m.on(ev, (file: string) => on.manifest(file));
   // A directory replaced as a whole (some git operations) shows up as unlinkDir/addDir.
   m.on('addDir', (dir: string) => dir === manifests && on.manifest(path.join(manifests, '.dir')));
-  const v = watch(vhostDir, { ignoreInitial: true, depth: 0, ignored: (p, stats) => Boolean(stats?.isFile()) && !p.endsWith('.conf') });
+  // hdactl's own temp files live in VHOST_TEMP_DIR, which is not watched.
+  const v = watch(vhostDir, { ignoreInitial: true, depth: 0, ignored: (p, stats) => (Boolean(stats?.isFile()) && !p.endsWith('.conf')) || path.basename(p) === VHOST_TEMP_DIR });
   for (const ev of ['add', 'change', 'unlink'] as const) v.on(ev, (file: string) => on.vhost(file));
   return [m, v];
 }

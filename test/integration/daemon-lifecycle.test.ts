@@ -31,8 +31,10 @@ describe('the hdactl run process', () => {
     expect((await readFile(lockFile, 'utf8')).trim()).toBe(String(first.pid));
     // What writes cut short by the kill leave behind (temp file, then rename): plant
     // one in each directory, as the kill rarely lands inside the write itself.
-    await mkdir(world.vhostDir, { recursive: true });
-    await writeFile(path.join(world.vhostDir, `.${apps[19]}.conf.${first.pid}.tmp`), '# half a vhost');
+    await mkdir(path.join(world.vhostDir, '.hdactl-tmp'), { recursive: true });
+    await writeFile(path.join(world.vhostDir, '.hdactl-tmp', `${apps[19]}.conf.${first.pid}.tmp`), '# half a vhost');
+    // and one where earlier versions wrote them, beside the vhosts
+    await writeFile(path.join(world.vhostDir, `.${apps[18]}.conf.${first.pid}.tmp`), '# half a vhost');
     await writeFile(path.join(world.stateDir, `state.json.${first.pid}.tmp`), '{"apps": {');
 
     // The stale lock (its pid is gone) does not block the restart.
@@ -57,6 +59,7 @@ describe('the hdactl run process', () => {
     const vhostFiles = await readdir(world.vhostDir);
     expect(vhostFiles.filter((f) => f.endsWith('.conf')).sort()).toEqual(apps.map((a) => `${a}.conf`));
     expect(vhostFiles.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(await readdir(path.join(world.vhostDir, '.hdactl-tmp'))).toEqual([]);
     expect((await readdir(world.stateDir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 

@@ -4,6 +4,15 @@ import path from 'node:path';
 import { readVhostHeader } from '../../desired/vhost.js';
 import type { ObservedVhost } from '../../observe/types.js';
 
+/**
+ * Where hdactl writes a vhost file before renaming it into place: a
+ * subdirectory of the vhost directory (the same file system, so the rename is
+ * atomic). Apache's `IncludeOptional <dir>/*.conf` never reads into it, and a
+ * write there is no event for the vhost directory's watcher, which re-reads
+ * the whole directory on every event.
+ */
+export const VHOST_TEMP_DIR = '.hdactl-tmp';
+
 /** The vhost directory: one `<app>.conf` per web app. */
 export interface VhostStore {
   readonly dir: string;
@@ -14,7 +23,7 @@ export interface VhostStore {
   list(apps?: ReadonlySet<string>): Promise<{ managed: Map<string, ObservedVhost>; foreign: Set<string> }>;
   /** The file's content, or undefined when it does not exist. */
   read(app: string): Promise<string | undefined>;
-  /** Writes atomically: a temp file in the same directory, then rename. */
+  /** Writes atomically: a temp file in VHOST_TEMP_DIR, then rename. */
   write(app: string, content: string): Promise<void>;
   remove(app: string): Promise<void>;
   /**
@@ -74,9 +83,9 @@ export class FileVhostStore implements VhostStore {
   }
 
   async write(app: string, content: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    // The temp name does not end in .conf, so Apache's IncludeOptional never reads a half-written file.
-    const tmp = path.join(this.dir, `.${app}.conf.${process.pid}.tmp`);
+    const tmpDir = path.join(this.dir, VHOST_TEMP_DIR);
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = path.join(tmpDir, `${app}.conf.${process.pid}.tmp`);
     await writeFile(tmp, content);
     await this.leaving(app, content, () => rename(tmp, this.fileOf(app)));
   }
