@@ -124,13 +124,16 @@ async function runStep(a: AppPlan, act: Action, deps: PassContext, log: Logger):
       // No old container waits on this one: create at once, and fetch the image only when the Engine lacks it.
       await makeDataDirs(act.desired);
       const create = () => engine.createContainer({ name: a.app, spec: act.desired.spec, limits: act.desired.limits, labels: labelsFor(act.desired, deps.instance) });
+      const t0 = Date.now();
       const id = await create().catch(async (err: unknown) => {
         if (!isMissingImage(err)) throw err;
         await ensureImage(act.desired, deps, log);
         return create();
       });
+      const t1 = Date.now();
       // The state file is written while the container starts.
       await Promise.all([remember(deps, act.desired), act.desired.state === 'running' ? engine.startContainer(id) : undefined]);
+      log.debug({ createMs: t1 - t0, startMs: Date.now() - t1 }, 'container created and started');
       return;
     }
     case 'recreate':
