@@ -1,5 +1,6 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
-import type { WebServerControl } from '../adapters/apache/control.js';
+import type { ConfigtestResult, DefaultVhost, WebServerControl } from '../adapters/apache/control.js';
 import type { VhostStore } from '../adapters/vhost/store.js';
 import type { Clock } from '../loop/clock.js';
 
@@ -37,6 +38,9 @@ interface Written {
 
 /** Commits each call's writes at once: one transaction per `hdactl apply` pass. */
 export class ImmediateCommitter implements VhostCommitter {
+  /** Default-vhost warnings already given, by address and file. */
+  private readonly warned = new Set<string>();
+
   constructor(
     private readonly web: WebServerControl,
     private readonly vhosts: VhostStore,
@@ -57,7 +61,7 @@ export class ImmediateCommitter implements VhostCommitter {
         failed.set(w.app, { error: `cannot write the vhost file: ${(err as Error).message}`, transient: false });
       }
     }
-    const check = () => this.web.configtest().catch((err: Error) => ({ ok: false, output: err.message }));
+    const check = (): Promise<ConfigtestResult> => this.web.configtest().catch((err: Error) => ({ ok: false, output: err.message }));
     let test = this.web.enabled ? check() : undefined;
     // Nothing goes live before the containers are done; a failed app's file goes back.
     const down = await containersDone;
@@ -78,6 +82,7 @@ export class ImmediateCommitter implements VhostCommitter {
     }
     const result = await test;
     if (result.ok) {
+      this.warnIfDefault(result.defaults ?? []);
       try {
         await this.web.reload();
         this.log.info({ files: written.length }, 'apache reloaded');
@@ -93,6 +98,25 @@ export class ImmediateCommitter implements VhostCommitter {
     const error = `apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: ${result.output.replace(/\s*\n\s*/g, ' ')}`;
     for (const c of written) failed.set(c.app, { error, transient: false });
     return failed;
+  }
+
+  /**
+   * Apache answers a request whose Host no vhost names, or that names the
+   * server by its IP address, with the first vhost on that address. When that
+   * is one of hdactl's, every such request reaches that app: on Debian, the
+   * snippet enabled with a2enconf loads before sites-enabled/000-default.conf.
+   * Said once per process and address.
+   */
+  private warnIfDefault(defaults: DefaultVhost[]): void {
+    for (const d of defaults) {
+      if (path.dirname(path.resolve(d.file)) !== path.resolve(this.vhosts.dir)) continue;
+      const key = `${d.address} ${d.file}`;
+      if (this.warned.has(key)) continue;
+      this.warned.add(key);
+      const app = path.basename(d.file, '.conf');
+      this.log.warn({ address: d.address, file: d.file, app },
+        `Apache answers every request to ${d.address} whose host name no vhost claims, and every request by IP address, with app ${app} (${d.file}): hdactl's vhosts come before any other vhost there. Include them after your default site: on Debian, save \`hdactl apache-config\` as /etc/apache2/sites-available/hdactl.conf and run a2ensite hdactl (a2disconf hdactl if it was enabled as a conf)`);
+    }
   }
 
   /** Puts files back, newest first, so a file changed twice ends at its oldest content. */

@@ -87,7 +87,7 @@ describe('Apache vhosts', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     await pageWith(apache.port, 'reloaded by signal', `${app}.hda.test`);
-    expect((await readFile(calls, 'utf8')).trim().split('\n')).toEqual(['-t -D DUMP_RUN_CFG']);
+    expect((await readFile(calls, 'utf8')).trim().split('\n')).toEqual(['-t -D DUMP_RUN_CFG -D DUMP_VHOSTS']);
     // A graceful restart: the same parent serves on.
     expect((await readFile(apache.pidFile, 'utf8')).trim()).toBe(parent);
   });

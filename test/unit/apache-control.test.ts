@@ -3,7 +3,7 @@ import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ApacheControl, defaultApachectl } from '../../src/adapters/apache/control.js';
+import { ApacheControl, defaultApachectl, defaultVhosts } from '../../src/adapters/apache/control.js';
 
 describe('the default --apachectl', () => {
   const dirs: string[] = [];
@@ -79,7 +79,7 @@ describe('ApacheControl reload', () => {
     const apache = await processNamed(dir, 'apache2', pidFile);
     expect(await ctl.configtest()).toMatchObject({ ok: true });
     await ctl.reload();
-    expect(await calls()).toEqual(['-t -D DUMP_RUN_CFG']);
+    expect(await calls()).toEqual(['-t -D DUMP_RUN_CFG -D DUMP_VHOSTS']);
     // sleep has no SIGUSR1 handler, so the signal ends it: that is how we see it arrived.
     expect(await apache.exited).toBe('SIGUSR1');
   });
@@ -89,7 +89,7 @@ describe('ApacheControl reload', () => {
     const other = await processNamed(dir, 'backup-job', pidFile);
     expect(await ctl.configtest()).toMatchObject({ ok: true });
     await ctl.reload();
-    expect(await calls()).toEqual(['-t -D DUMP_RUN_CFG', '-k graceful']);
+    expect(await calls()).toEqual(['-t -D DUMP_RUN_CFG -D DUMP_VHOSTS', '-k graceful']);
     expect(other.child.exitCode).toBeNull();
     expect(other.child.signalCode).toBeNull();
     other.child.kill('SIGTERM');
@@ -101,15 +101,43 @@ describe('ApacheControl reload', () => {
     const apache = await processNamed(failing.dir, 'apache2', failing.pidFile);
     expect(await failing.ctl.configtest()).toMatchObject({ ok: false, output: expect.stringContaining('Syntax error') });
     await failing.ctl.reload();
-    expect(await failing.calls()).toEqual(['-t -D DUMP_RUN_CFG', '-k graceful']);
+    expect(await failing.calls()).toEqual(['-t -D DUMP_RUN_CFG -D DUMP_VHOSTS', '-k graceful']);
 
     const passing = await fake();
     await writeFile(passing.pidFile, `${apache.child.pid}\n`);
     await passing.ctl.configtest();
     await passing.ctl.reload();
-    expect(await passing.calls()).toEqual(['-t -D DUMP_RUN_CFG']);
+    expect(await passing.calls()).toEqual(['-t -D DUMP_RUN_CFG -D DUMP_VHOSTS']);
     expect(await apache.exited).toBe('SIGUSR1');
     await passing.ctl.reload();
-    expect(await passing.calls()).toEqual(['-t -D DUMP_RUN_CFG', '-k graceful']);
+    expect(await passing.calls()).toEqual(['-t -D DUMP_RUN_CFG -D DUMP_VHOSTS', '-k graceful']);
+  });
+});
+
+describe('each address\'s default vhost, from Apache\'s -D DUMP_VHOSTS', () => {
+  it('is the default server of a name-based address, or the only vhost of an address', () => {
+    // As apache2 2.4 prints it, with the run-time settings of DUMP_RUN_CFG around it.
+    const dump = [
+      'VirtualHost configuration:',
+      '*:8555                 is a NameVirtualHost',
+      '         default server default.invalid (/srv/apache/httpd.conf:18)',
+      '         port 8555 namevhost default.invalid (/srv/apache/httpd.conf:18)',
+      '         port 8555 namevhost photos.hda.local (/srv/vhosts/photos.conf:4)',
+      '                 alias photos.example.org',
+      '127.0.0.1:8777         aaa.hda.local (/srv/vhosts/aaa.conf:1)',
+      'ServerRoot: "/srv/apache"',
+      'Main DocumentRoot: "/srv/apache/htdocs"',
+      'PidFile: "/srv/apache/httpd.pid"',
+      'Define: DUMP_VHOSTS',
+      'Syntax OK',
+    ].join('\n');
+    expect(defaultVhosts(dump)).toEqual([
+      { address: '*:8555', name: 'default.invalid', file: '/srv/apache/httpd.conf' },
+      { address: '127.0.0.1:8777', name: 'aaa.hda.local', file: '/srv/vhosts/aaa.conf' },
+    ]);
+  });
+
+  it('is none when Apache printed no vhosts (a fake apachectl, or no vhost at all)', () => {
+    expect(defaultVhosts('PidFile: "/run/apache2/apache2.pid"\nSyntax OK\n')).toEqual([]);
   });
 });

@@ -5,13 +5,33 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/**
+ * The vhost that answers, on one address, every request whose Host no vhost
+ * names: the first one defined there. Read from Apache's `-D DUMP_VHOSTS`.
+ */
+export interface DefaultVhost {
+  /** `*:80`, `127.0.0.1:8080`. */
+  address: string;
+  name: string;
+  file: string;
+}
+
+/** What a configtest found. */
+export interface ConfigtestResult {
+  ok: boolean;
+  /** Apache's output: on failure, what is wrong. */
+  output: string;
+  /** Each address's default vhost (for a passing test of a real Apache). */
+  defaults?: DefaultVhost[];
+}
+
 /** Controls the web server that serves the vhosts. */
 export interface WebServerControl {
   /** False for `--apachectl none`: files are written, nothing is reloaded. */
   readonly enabled: boolean;
   readonly command: string;
   /** Runs the configtest; resolves with ok and Apache's output. */
-  configtest(): Promise<{ ok: boolean; output: string }>;
+  configtest(): Promise<ConfigtestResult>;
   /**
    * A graceful reload: running requests finish on the old config. Call it
    * right after a configtest that passed, with the files left as tested.
@@ -46,16 +66,16 @@ export class ApacheControl implements WebServerControl {
     this.enabled = this.argv.length > 0 && this.argv[0] !== 'none';
   }
 
-  async configtest(): Promise<{ ok: boolean; output: string }> {
+  async configtest(): Promise<ConfigtestResult> {
     this.testedPidFile = undefined;
     const n = ++this.tests;
     if (!this.enabled) return { ok: true, output: '' };
     try {
-      // DUMP_RUN_CFG adds the run-time settings, PidFile among them, to the same test.
-      const r = await run(this.argv[0]!, [...this.argv.slice(1), '-t', '-D', 'DUMP_RUN_CFG'], { timeout: 30_000 });
+      // The same test prints the run-time settings (PidFile among them) and the vhosts by address.
+      const r = await run(this.argv[0]!, [...this.argv.slice(1), '-t', '-D', 'DUMP_RUN_CFG', '-D', 'DUMP_VHOSTS'], { timeout: 30_000 });
       const output = `${r.stdout}${r.stderr}`;
       if (n === this.tests) this.testedPidFile = /^PidFile: "(.+)"$/m.exec(output)?.[1];
-      return { ok: true, output: output.trim() };
+      return { ok: true, output: output.trim(), defaults: defaultVhosts(output) };
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };
       return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || e.message };
@@ -82,6 +102,36 @@ export class ApacheControl implements WebServerControl {
       throw new Error(`graceful reload with "${this.command} -k graceful" failed: ${(e.stderr ?? e.message).trim()}`);
     }
   }
+}
+
+/**
+ * Each address's default vhost, from `-D DUMP_VHOSTS` output:
+ *
+ *     *:80                   is a NameVirtualHost
+ *              default server www.example.org (/etc/apache2/sites-enabled/000-default.conf:1)
+ *     127.0.0.1:8080         photos.hda.local (/etc/apache2/hdactl-vhosts/photos.conf:4)
+ *
+ * (the second form is an address with a single vhost).
+ */
+export function defaultVhosts(dump: string): DefaultVhost[] {
+  const out: DefaultVhost[] = [];
+  let address: string | undefined;
+  for (const line of dump.split('\n')) {
+    const named = /^(\S+)\s+is a NameVirtualHost$/.exec(line);
+    if (named) {
+      address = named[1];
+      continue;
+    }
+    const dflt = /^\s+default server (\S+) \((.+):\d+\)$/.exec(line);
+    if (dflt && address) {
+      out.push({ address, name: dflt[1]!, file: dflt[2]! });
+      address = undefined;
+      continue;
+    }
+    const single = /^(\S+:\d+)\s+(\S+) \((.+):\d+\)$/.exec(line);
+    if (single) out.push({ address: single[1]!, name: single[2]!, file: single[3]! });
+  }
+  return out;
 }
 
 /** The pid in `pidFile` when it is a live Apache (by /proc/<pid>/comm), else undefined. */
