@@ -30,6 +30,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Stops the Apache whose parent's pid is in `pidFile` (SIGTERM), and waits until it is gone. */
+export async function stopApache(pidFile: string): Promise<void> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!(pid > 0)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return; // already gone
+  }
+  await eventually(async () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 15_000);
+}
+
 const APACHE_UP = new URL('../../scripts/apache-up.sh', import.meta.url).pathname;
 
 /**
@@ -50,22 +69,7 @@ export async function startApache(vhostDir: string): Promise<PrivateApache> {
     apachectl: `/usr/sbin/apache2 -f ${conf}`,
     pidFile: path.join(root, 'httpd.pid'),
     async stop() {
-      const pid = Number((await readFile(path.join(root, 'httpd.pid'), 'utf8').catch(() => '')).trim());
-      if (pid > 0) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-        await eventually(async () => {
-          try {
-            process.kill(pid, 0);
-            return false;
-          } catch {
-            return true;
-          }
-        }, 15_000);
-      }
+      await stopApache(path.join(root, 'httpd.pid'));
       await rm(root, { recursive: true, force: true });
     },
   };

@@ -3,7 +3,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './apache.js';
+import { freePort, stopApache } from './apache.js';
 import { eventually, httpGet } from './world.js';
 
 const run = promisify(execFile);
@@ -62,22 +62,7 @@ export async function debianApache(): Promise<DebianApache> {
       return run(`/usr/sbin/${name}`, args, { env: { ...process.env, ...env }, timeout: 30_000 });
     },
     async stop() {
-      const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-      if (pid > 0) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-        await eventually(async () => {
-          try {
-            process.kill(pid, 0);
-            return false;
-          } catch {
-            return true;
-          }
-        }, 15_000);
-      }
+      await stopApache(pidFile);
       await rm(root, { recursive: true, force: true });
     },
   };
