@@ -51,6 +51,28 @@ describe('where a setting comes from', () => {
     expect({ domain: s.domain, portBase: s.portBase }).toEqual({ domain, portBase });
   });
 
+  it('the sample in examples/config is a valid hdactl.yaml, and every setting in it is read', () => {
+    const sample = new URL('../../examples/config/hdactl.yaml', import.meta.url).pathname;
+    const s = resolve({ config: sample });
+    expect(s).toEqual({
+      manifests: '/etc/hdactl/manifests',
+      dataRoot: '/var/hda/apps',
+      stateDir: '/var/lib/hdactl',
+      domain: 'hda.local',
+      portBase: 35000,
+      instance: 'default',
+      concurrency: 4,
+      vhostDir: '/etc/apache2/hdactl-vhosts',
+      apachectl: 'apachectl',
+      vhostPort: 80,
+      listen: '127.0.0.1:9469',
+      resyncMs: 60_000,
+      logLevel: 'info',
+      volumeAllow: ['/srv/media', '/var/hda/files'],
+      configFile: sample,
+    });
+  });
+
   it('multi-word settings use HDACTL_ variables with underscores and kebab-case flags', () => {
     const s = resolve({ 'vhost-dir': '/etc/apache2/sites-hdactl' }, { HDACTL_DATA_ROOT: '/var/hda/apps', HDACTL_LOG_LEVEL: 'debug' });
     expect(s).toMatchObject({ vhostDir: '/etc/apache2/sites-hdactl', dataRoot: '/var/hda/apps', logLevel: 'debug' });
