@@ -18,29 +18,32 @@ describe("hdactl wired into Debian's Apache layout", () => {
     w = undefined;
   });
 
-  /** A world with two web apps, and a copy of /etc/apache2 with the proxy modules enabled. */
-  async function setUp() {
+  /**
+   * A world with two web apps, and a copy of /etc/apache2 with the proxy
+   * modules enabled and hdactl's snippet saved in `dir` and enabled with
+   * `enable`, started; then `hdactl apply` with Debian's apachectl.
+   */
+  async function applyWired(dir: 'sites-available' | 'conf-available', enable: 'a2ensite' | 'a2enconf') {
     w = await createWorld();
     apache = await debianApache();
     await mkdir(w.vhostDir, { recursive: true });
     await apache.tool('a2enmod', ['-q', 'proxy', 'proxy_http']);
     const snippet = await w.hdactl(['apache-config']);
     expect(snippet.code).toBe(0);
+    await writeFile(path.join(apache.confdir, dir, 'hdactl.conf'), snippet.stdout);
+    await apache.tool(enable, ['-q', 'hdactl']);
+    await startDebianApache(apache);
     // The default --apachectl is apachectl: Debian's, pointed at the copy by APACHE_CONFDIR.
     w.flags[w.flags.lastIndexOf('--apachectl') + 1] = 'apachectl';
     w.flags.push('--vhost-port', String(apache.port));
     const apps = [`${w.prefix}alpha`, `${w.prefix}beta`];
     for (const app of apps) await w.writeManifest(`${app}.yaml`, webApp(app, `hello from ${app}`));
-    return { w, apache, snippet: snippet.stdout, apps };
+    const r = await w.hdactl(['apply'], { env: apache.env });
+    return { w, apache, apps, r };
   }
 
   it('as the snippet says (a site after the default one), each app answers at its name and unknown names still get the default site', async () => {
-    const { w, apache, snippet, apps } = await setUp();
-    await writeFile(path.join(apache.confdir, 'sites-available/hdactl.conf'), snippet);
-    await apache.tool('a2ensite', ['-q', 'hdactl']);
-    await startDebianApache(apache);
-
-    const r = await w.hdactl(['apply'], { env: apache.env });
+    const { apache, apps, r } = await applyWired('sites-available', 'a2ensite');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     for (const app of apps) await pageWith(apache.port, `hello from ${app}`, `${app}.hda.test`);
@@ -52,12 +55,7 @@ describe("hdactl wired into Debian's Apache layout", () => {
   });
 
   it('enabled as a conf, which Debian loads before the sites, the first app would answer every unknown name: apply says so and how to fix it', async () => {
-    const { w, apache, snippet, apps } = await setUp();
-    await writeFile(path.join(apache.confdir, 'conf-available/hdactl.conf'), snippet);
-    await apache.tool('a2enconf', ['-q', 'hdactl']);
-    await startDebianApache(apache);
-
-    const r = await w.hdactl(['apply'], { env: apache.env });
+    const { w, apache, apps, r } = await applyWired('conf-available', 'a2enconf');
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`with app ${apps[0]} (${path.join(w.vhostDir, `${apps[0]}.conf`)})`);
     expect(r.stderr).toContain('a2ensite hdactl');
