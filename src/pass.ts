@@ -39,6 +39,12 @@ export interface PassDeps {
    * passes never give the same id to two new apps.
    */
   exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /**
+   * Lets a pass remove every app when the manifests define none
+   * (`hdactl apply --allow-empty`). Without it, an empty manifests directory
+   * removes nothing: an unmounted disk or a checkout in progress looks the same.
+   */
+  allowEmpty?: boolean;
 }
 
 /** The validated input of a pass, before anything is observed. */
@@ -131,14 +137,16 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
   const desired = await loadDesired(settings, deps.templates, state, observedIds, path.join(settings.stateDir, 'manifest-cache.json'));
   const observed = await observing;
   const frozen = new Map(desired.frozen);
+  const wanted = new Set(desired.model.apps.map((a) => a.app));
+  const unwanted = [...new Set([...observed.containers.map((c) => c.app), ...observed.vhosts.keys()])].filter((app) => !wanted.has(app) && !frozen.has(app));
   if (desired.brokenFiles.size > 0) {
     // With a file unreadable we cannot tell which apps it still defines: remove nothing.
     const files = [...desired.brokenFiles].join(', ');
-    const wanted = new Set(desired.model.apps.map((a) => a.app));
-    const present = new Set([...observed.containers.map((c) => c.app), ...observed.vhosts.keys()]);
-    for (const app of present) {
-      if (!wanted.has(app) && !frozen.has(app)) frozen.set(app, `not removed while ${files} cannot be parsed: fix the file`);
-    }
+    for (const app of unwanted) frozen.set(app, `not removed while ${files} cannot be parsed: fix the file`);
+  } else if (wanted.size === 0 && frozen.size === 0 && !deps.allowEmpty) {
+    // Manifests that define no app at all, while apps are installed, look like a fault
+    // (a disk not mounted, a checkout half done) far more often than a wish to remove them all.
+    for (const app of unwanted) frozen.set(app, `${settings.manifests} defines no apps, as an unmounted disk or an unfinished checkout would look: to remove every app, run hdactl apply --allow-empty`);
   }
   const inScope = (app: string) => !scope || scope.apps.has(app);
   const p = plan({

@@ -16,6 +16,8 @@ export interface CommandContext {
   flags: Record<string, string | undefined>;
   args: string[];
   json: boolean;
+  /** --allow-empty: manifests that define no app remove every app. */
+  allowEmpty: boolean;
 }
 
 type Command = (ctx: CommandContext) => Promise<number>;
@@ -45,7 +47,7 @@ async function validate(ctx: CommandContext): Promise<number> {
 
 async function planCmd(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
-  const deps = wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) });
+  const deps = { ...wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }), allowEmpty: ctx.allowEmpty };
   const { plan, desired } = await computePlan(deps);
   if (ctx.json) {
     out(JSON.stringify({ ...(planToJson(plan) as object), problems: desired.problems.map((p) => ({ ...p, text: formatProblem(p) })) }, null, 2));
@@ -61,7 +63,7 @@ async function planCmd(ctx: CommandContext): Promise<number> {
 
 async function apply(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
-  const deps = wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) });
+  const deps = { ...wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }), allowEmpty: ctx.allowEmpty };
   deps.onProgress = (app, line) => err(`  ${app}: ${line}`);
   const { results, desired, plan } = await runPass(deps);
   for (const p of desired.problems) err(formatProblem(p));

@@ -35,6 +35,8 @@ Options (a flag beats an HDACTL_* variable, which beats hdactl.yaml):
   --log-level LEVEL    fatal, error, warn, info, debug, trace or silent
   --config FILE        settings file instead of ./hdactl.yaml
   -o, --output FORMAT  text (default) or json, for plan, status and events
+  --allow-empty        plan and apply only: remove every app when the manifests
+                       define none (otherwise an empty directory removes nothing)
   -h, --help           this text
 `;
 
@@ -46,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { ...options, config: { type: 'string' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+      options: { ...options, config: { type: 'string' }, output: { type: 'string', short: 'o' }, 'allow-empty': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
     process.stderr.write(`hdactl: ${(err as Error).message}\nRun hdactl help for the commands and options.\n`);
@@ -62,12 +64,16 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`hdactl: unknown command "${name}"\nRun hdactl help for the commands.\n`);
     return 1;
   }
-  const { output, help: _help, ...flags } = parsed.values as Record<string, string | undefined>;
+  const { output, help: _help, 'allow-empty': allowEmpty, ...flags } = parsed.values as Record<string, string | undefined> & { 'allow-empty'?: boolean };
   if (output !== undefined && output !== 'text' && output !== 'json') {
     process.stderr.write(`hdactl: -o ${output} is not a format: use text or json\n`);
     return 1;
   }
-  const ctx: CommandContext = { flags, args: rest, json: output === 'json' };
+  if (allowEmpty && name !== 'plan' && name !== 'apply') {
+    process.stderr.write(`hdactl: --allow-empty is for plan and apply: run hdactl apply --allow-empty once to remove every app\n`);
+    return 1;
+  }
+  const ctx: CommandContext = { flags, args: rest, json: output === 'json', allowEmpty: allowEmpty === true };
   return command(ctx);
 }
 

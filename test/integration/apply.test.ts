@@ -238,21 +238,25 @@ describe('hdactl apply', () => {
     w = await createWorld();
     const app = `${w.prefix}gone`;
     const file = await w.writeManifest('gone.yaml', webApp(app, 'bye', { extra: 'volumes: ["./config:/config"]\n' }));
+    // Another app stays: with none left, apply removes nothing without --allow-empty (safety.test.ts).
+    const stays = `${w.prefix}stays`;
+    await w.writeManifest('stays.yaml', webApp(stays, 'still here'));
     expect((await w.hdactl(['apply'])).code).toBe(0);
+    const kept = await inspect(stays);
     const c = await inspect(app);
     const appDir = path.join(w.dataRoot, app);
     await writeFile(path.join(appDir, 'config', 'settings.ini'), 'keep=me\n');
 
     await rm(file);
     const r = await w.hdactl(['apply']);
-    expect(r.stdout).toBe(`${app} removed: vhost manifest deleted; manifest deleted\n`);
+    expect(r.stdout).toBe(`${app} removed: vhost manifest deleted; manifest deleted\n${stays} unchanged\n`);
     expect(existsSync(path.join(w.vhostDir, `${app}.conf`))).toBe(false);
     expect(r.code).toBe(0);
     expect(await isGone(c.Id)).toBe(true);
     expect(await readFile(path.join(appDir, 'config', 'settings.ini'), 'utf8')).toBe('keep=me\n');
-    expect(await w.containers()).toEqual([]);
+    expect((await w.containers()).map((c) => c.Id)).toEqual([kept.Id]);
     const plan = await w.hdactl(['plan']);
-    expect(plan.stdout).toBe('in sync: 0 app(s), nothing to do\n');
+    expect(plan.stdout).toBe('in sync: 1 app(s), nothing to do\n');
     expect(plan.code).toBe(0);
   });
 });

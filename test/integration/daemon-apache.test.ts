@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startApache, type PrivateApache } from '../support/apache.js';
-import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
-import { isGone } from '../support/engine.js';
+import { conditionOf, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
+import { inspect, isGone } from '../support/engine.js';
 import { createWorld, eventually, httpGet, webApp, type World } from '../support/world.js';
 
 describe('hdactl run keeps containers and Apache vhosts matching the manifests directory', () => {
@@ -33,6 +33,9 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
 
   it('a manifest dropped into the directory is served through Apache; an env edit changes the page; deleting the file removes the app', async () => {
     const app = `${w.prefix}blog`;
+    // Another app stays: with no app left at all, the daemon removes nothing (the test below).
+    const stays = `${w.prefix}stays`;
+    await w.writeManifest('stays.yaml', webApp(stays, 'still here'));
     await w.writeManifest('blog.yaml', webApp(app, 'first words'));
     expect(await throughApache(app, 'first words')).toContain('first words');
 
@@ -48,7 +51,41 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     expect(unknown).not.toBe(200);
     await eventually(async () => (await httpGet(apache.port, `${app}.hda.test`))?.status === unknown);
     await eventually(async () => (await d.app(app)) === undefined);
+    expect(await throughApache(stays, 'still here')).toContain('still here');
     expect(d.running).toBe(true);
+  });
+
+  it('manifests that vanish all at once (a disk not mounted) remove nothing: every app keeps serving, and status says why', async () => {
+    const app = `${w.prefix}album`;
+    await w.writeManifest('album.yaml', webApp(app, 'holiday pictures'));
+    expect(await throughApache(app, 'holiday pictures')).toContain('holiday pictures');
+    const idle = () => eventually(async () => ((await d.metric('hdactl_queue_depth')) === 0 && (await d.metric('hdactl_triggers_scheduled')) === 0) || undefined);
+    await idle();
+    const before = (await w.containers()).map((c) => ({ id: c.Id, app: c.Labels['org.amahi.hdactl.app']! })).sort((a, b) => a.app.localeCompare(b.app));
+    expect(before.length).toBeGreaterThanOrEqual(2);
+
+    // Every file leaves the directory, as when the disk it lives on is not mounted.
+    const away = path.join(w.dir, 'manifests-away');
+    await mkdir(away);
+    const files = (await readdir(w.manifests)).filter((f) => f.endsWith('.yaml'));
+    for (const f of files) await rename(path.join(w.manifests, f), path.join(away, f));
+    for (const { app: a } of before) {
+      await eventually(async () => (await d.app(a))?.lastError?.includes(`${w.manifests} defines no apps`) || undefined);
+    }
+    await idle();
+    expect((await w.containers()).map((c) => c.Id).sort()).toEqual(before.map((c) => c.id).sort());
+    for (const { id } of before) expect((await inspect(id)).State.Running).toBe(true);
+    expect(await throughApache(app, 'holiday pictures')).toContain('holiday pictures');
+    expect(existsSync(vhostFile(app))).toBe(true);
+
+    // Mounted again: the apps are as they were, and nothing is reported any more.
+    for (const f of files) await rename(path.join(away, f), path.join(w.manifests, f));
+    await eventually(async () => {
+      const a = await d.app(app);
+      return (a && a.lastError === undefined && conditionOf(a, 'Degraded')?.status === 'False') || undefined;
+    });
+    await idle();
+    expect((await w.containers()).map((c) => c.Id).sort()).toEqual(before.map((c) => c.id).sort());
   });
 
   it('a hand-edited vhost is put back as generated', async () => {

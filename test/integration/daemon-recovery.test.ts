@@ -32,6 +32,8 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
   }
 
   it('an app missing from its manifest for a moment (a file rewritten in two steps) keeps running; a deleted manifest removes it', async () => {
+    // Another app stays throughout: with no app left at all, the daemon removes nothing (daemon-apache.test.ts).
+    await deploy('stays', 'still here');
     const { app, port, before } = await deploy('rewritten', 'never went away');
     const yaml = webApp(app, 'never went away', HDACTL_ONLY);
     // First the file without the app, as a writer that truncates first leaves it...

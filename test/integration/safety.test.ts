@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, isGone, pageWith } from '../support/engine.js';
 import { createWorld, docker, webApp, type World } from '../support/world.js';
@@ -104,7 +106,7 @@ describe('what hdactl leaves alone', () => {
     expect((await w.hdactl(['apply'])).stdout).toMatch(new RegExp(`^${mine} created`));
 
     await rm(file);
-    const r = await w.hdactl(['apply']);
+    const r = await w.hdactl(['apply', '--allow-empty']);
     expect(r.stdout).toContain(`${mine} removed`);
     expect(r.stdout).not.toContain('plain');
     expect(r.stdout).not.toContain('neighbour');
@@ -115,5 +117,50 @@ describe('what hdactl leaves alone', () => {
       expect(c.State.Running).toBe(true);
       expect(c.RestartCount).toBe(0);
     }
+  });
+
+  it('a manifests directory that defines no apps (an unmounted disk) removes nothing, until apply --allow-empty', async () => {
+    w = await createWorld();
+    const a = `${w.prefix}photos`;
+    const b = `${w.prefix}music`;
+    await w.writeManifest('photos.yaml', webApp(a, 'photos', { extra: 'volumes: ["./library:/library"]\n' }));
+    await w.writeManifest('music.yaml', webApp(b, 'music'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = await Promise.all([a, b].map((n) => inspect(n)));
+    const ports = before.map((c) => Number(c.HostConfig.PortBindings['80/tcp'][0].HostPort));
+
+    // The disk holding the manifests is not mounted: its mount point is an empty directory.
+    await rm(path.join(w.manifests, 'photos.yaml'));
+    await rm(path.join(w.manifests, 'music.yaml'));
+    const why = `${w.manifests} defines no apps, as an unmounted disk or an unfinished checkout would look: to remove every app, run hdactl apply --allow-empty`;
+    const plan = await w.hdactl(['plan']);
+    expect(plan.stdout.split('\n').filter((l) => l).sort()).toEqual([`! ${a}: left as it is: ${why}`, `! ${b}: left as it is: ${why}`].sort());
+    expect(plan.code).toBe(1);
+    const held = await w.hdactl(['apply']);
+    expect(held.stdout).toContain(`${a} skipped: ${why}`);
+    expect(held.code).toBe(1);
+    for (const [i, c] of before.entries()) {
+      const now = await inspect(c.Id);
+      expect(now.State.Running).toBe(true);
+      expect(now.State.StartedAt).toBe(c.State.StartedAt);
+      await pageWith(ports[i]!, i === 0 ? 'photos' : 'music');
+    }
+    const status = await w.hdactl(['status']);
+    expect(status.stdout).toContain('defines no apps');
+
+    // Said on purpose: every app goes, and the data stays.
+    const removed = await w.hdactl(['apply', '--allow-empty']);
+    expect(removed.stdout.split('\n').filter((l) => l).sort()).toEqual([`${a} removed: vhost manifest deleted; manifest deleted`, `${b} removed: vhost manifest deleted; manifest deleted`].sort());
+    expect(removed.code).toBe(0);
+    for (const c of before) expect(await isGone(c.Id)).toBe(true);
+    expect(existsSync(path.join(w.dataRoot, a, 'library'))).toBe(true);
+    expect((await w.hdactl(['plan'])).stdout).toBe('in sync: 0 app(s), nothing to do\n');
+  });
+
+  it('--allow-empty is refused by the commands it does not apply to', async () => {
+    w = await createWorld();
+    const r = await w.hdactl(['run', '--allow-empty']);
+    expect(r.stderr).toBe('hdactl: --allow-empty is for plan and apply: run hdactl apply --allow-empty once to remove every app\n');
+    expect(r.code).toBe(1);
   });
 });
