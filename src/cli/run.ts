@@ -37,7 +37,7 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   await mkdir(settings.vhostDir, { recursive: true });
 
   const clock = systemClock;
-  const status = new StatusStore(deps.engine.endpoint, () => clock.now(), settings.vhostPort);
+  const status = new StatusStore(deps.engine.endpoint, () => clock.now(), settings);
   const metrics = new Metrics();
   metrics.engineUp.set(1);
   // No timer window: a lone change goes live at once instead of waiting 200 ms

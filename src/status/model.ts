@@ -1,7 +1,7 @@
 import type { AppResult } from '../apply/outcome.js';
 import type { PassPlan } from '../pass.js';
 import { formatSize } from '../desired/units.js';
-import { appUrl, vhostState } from './status.js';
+import { appColumns } from './status.js';
 
 /** Kubernetes-style condition types. */
 export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
@@ -80,7 +80,7 @@ export class StatusStore {
   constructor(
     endpoint: string,
     private readonly now: () => number,
-    private readonly vhostPort: number,
+    private readonly ports: { vhostPort: number; portBase: number },
     private readonly ringSize = 200,
   ) {
     this.engine = { reachable: true, endpoint };
@@ -101,11 +101,7 @@ export class StatusStore {
       const c = p.observed.containers.find((x) => x.app === a.app && x.name === a.app);
       const d = a.desired;
       const s = this.get(a.app);
-      s.state = c?.state ?? (d ? 'missing' : 'invalid');
-      s.image = d?.spec.image ?? c?.spec?.image ?? '';
-      s.url = d?.web ? appUrl(d, this.vhostPort) : '';
-      s.hostPort = d?.web ? String(d.web.hostPort) : '';
-      s.vhost = vhostState(a, p.observed);
+      Object.assign(s, appColumns(a, p.observed, this.ports));
       const limits = d?.limits ?? c?.limits ?? {};
       s.limits = {
         ...(limits.memoryBytes !== undefined ? { memory: formatSize(limits.memoryBytes) } : {}),

@@ -8,7 +8,8 @@ import type { AppStatus, StatusDocument } from './model.js';
 /**
  * One app's line in `hdactl status`: the daemon's fields for it (state is
  * `missing` without a container, `invalid` for a frozen manifest; vhost is
- * `in sync`, `drifted`, `missing`, `conflict` or `-`), whether a plan would
+ * `in sync`, `drifted`, `missing`, `conflict`, `kept` for a frozen app's file,
+ * or `-`), whether a plan would
  * change anything, and the last error.
  */
 export type StatusRow = Pick<AppStatus, 'app' | 'state' | 'image' | 'url' | 'hostPort' | 'vhost'> & {
@@ -17,7 +18,7 @@ export type StatusRow = Pick<AppStatus, 'app' | 'state' | 'image' | 'url' | 'hos
 };
 
 /** The URL of a web app as a person types it. */
-export function appUrl(d: DesiredApp, vhostPort: number): string {
+export function appUrl(d: Pick<DesiredApp, 'fqdn'>, vhostPort: number): string {
   return `http://${d.fqdn}${vhostPort === 80 ? '' : `:${vhostPort}`}/`;
 }
 
@@ -61,20 +62,36 @@ export function vhostState(a: AppPlan, observed: Observed): string {
   return a.actions.some((x) => x.type === 'vhost-update') ? 'drifted' : 'in sync';
 }
 
+/**
+ * The columns of one app as a person reads them. An app the manifests no
+ * longer describe but hdactl keeps (a typo, an empty manifests directory)
+ * shows what still runs: its container's web port and its vhost file.
+ */
+export function appColumns(a: AppPlan, observed: Observed, ports: { vhostPort: number; portBase: number }): Pick<StatusRow, 'state' | 'image' | 'url' | 'hostPort' | 'vhost'> {
+  const c = observed.containers.find((x) => x.app === a.app && x.name === a.app);
+  const d = a.desired;
+  const state = c ? c.state : d ? 'missing' : 'invalid';
+  const image = d?.spec.image ?? c?.spec?.image ?? '';
+  if (d) {
+    const web = d.web;
+    return { state, image, url: web ? appUrl(d, ports.vhostPort) : '', hostPort: web ? String(web.hostPort) : '', vhost: vhostState(a, observed) };
+  }
+  const webPort = c?.appId !== undefined ? ports.portBase + c.appId : undefined;
+  const hostPort = c?.spec?.ports.some((p) => p.hostPort === webPort) ? String(webPort) : '';
+  const kept = observed.vhosts.get(a.app);
+  const fqdn = kept && /^\s*ServerName\s+(\S+)/m.exec(kept.content)?.[1];
+  const url = fqdn ? appUrl({ fqdn }, ports.vhostPort) : '';
+  return { state, image, url, hostPort, vhost: kept ? 'kept' : '-' };
+}
+
 /** Computes status rows from one observation. */
 export async function computeStatus(deps: PassDeps): Promise<StatusRow[]> {
   const { plan, observed, desired } = await computePlan(deps);
   return plan.apps.map((a) => {
-    const c = observed.containers.find((x) => x.app === a.app && x.name === a.app);
-    const d = a.desired;
     const problem = desired.problems.find((p) => p.app === a.app);
     return {
       app: a.app,
-      state: c ? c.state : a.blocked && !d ? 'invalid' : 'missing',
-      image: d?.spec.image ?? c?.spec?.image ?? '',
-      url: d?.web ? appUrl(d, deps.settings.vhostPort) : '',
-      hostPort: d?.web ? String(d.web.hostPort) : '',
-      vhost: vhostState(a, observed),
+      ...appColumns(a, observed, deps.settings),
       inSync: a.actions.length === 0 && !a.blocked,
       error: a.blocked ?? a.warning ?? (problem ? problem.message : ''),
     };

@@ -64,6 +64,11 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     const before = (await w.containers()).map((c) => ({ id: c.Id, app: c.Labels['org.amahi.hdactl.app']! })).sort((a, b) => a.app.localeCompare(b.app));
     expect(before.length).toBeGreaterThanOrEqual(2);
 
+    const served = (await d.app(app))!;
+    expect(served).toMatchObject({ state: 'running', vhost: 'in sync' });
+    expect(served.hostPort).toMatch(/^\d+$/);
+    expect(served.url).toContain(`${app}.hda.test`);
+
     // Every file leaves the directory, as when the disk it lives on is not mounted.
     const away = path.join(w.dir, 'manifests-away');
     await mkdir(away);
@@ -77,6 +82,7 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     for (const { id } of before) expect((await inspect(id)).State.Running).toBe(true);
     expect(await throughApache(app, 'holiday pictures')).toContain('holiday pictures');
     expect(existsSync(vhostFile(app))).toBe(true);
+    expect(await d.app(app)).toMatchObject({ state: 'running', hostPort: served.hostPort, url: served.url, vhost: 'kept' });
 
     // Mounted again: the apps are as they were, and nothing is reported any more.
     for (const f of files) await rename(path.join(away, f), path.join(w.manifests, f));

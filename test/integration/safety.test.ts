@@ -145,8 +145,10 @@ describe('what hdactl leaves alone', () => {
       expect(now.State.StartedAt).toBe(c.State.StartedAt);
       await pageWith(ports[i]!, i === 0 ? 'photos' : 'music');
     }
-    const status = await w.hdactl(['status']);
-    expect(status.stdout).toContain('defines no apps');
+    // status shows what still runs: the app's port, its URL and its vhost, kept.
+    const rows = (await w.hdactl(['status'])).stdout.split('\n').map((l) => l.split(/\s{2,}/));
+    const row = rows.find((cells) => cells[0] === a);
+    expect(row).toEqual([a, 'running', TEST_IMAGE, `http://${a}.hda.test/`, String(ports[0]), 'kept', 'no', why]);
 
     // Said on purpose: every app goes, and the data stays.
     const removed = await w.hdactl(['apply', '--allow-empty']);

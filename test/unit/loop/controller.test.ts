@@ -115,7 +115,7 @@ class FakePasses {
 function setup(opts: { resyncMs?: number } = {}) {
   const clock = new ManualClock();
   const fake = new FakePasses(clock);
-  const status = new StatusStore('unix:///fake.sock', () => clock.now(), 80);
+  const status = new StatusStore('unix:///fake.sock', () => clock.now(), { vhostPort: 80, portBase: 35000 });
   const metrics = new Metrics();
   /** Apps whose vhost file is as hdactl last left it. */
   const leftAsIs = new Set<string>();
