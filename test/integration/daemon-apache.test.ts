@@ -115,4 +115,27 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     expect(await throughApache(app, 'photo album')).toContain('photo album');
     expect(await d.app(app)).toMatchObject({ vhost: 'in sync' });
   });
+
+  it('removing every app on purpose while the daemon runs: delete the manifests, run apply --allow-empty, and the daemon shows no app', async () => {
+    const apps = (await w.containers()).map((c) => c.Labels['org.amahi.hdactl.app']!);
+    expect(apps.length).toBeGreaterThanOrEqual(2);
+    for (const f of (await readdir(w.manifests)).filter((f) => f.endsWith('.yaml'))) await rm(path.join(w.manifests, f));
+    for (const a of apps) await eventually(async () => (await d.app(a))?.lastError?.includes('defines no apps') || undefined);
+
+    // The person's command, with the same Apache as the daemon's (the last value of a flag wins).
+    const flags = w.flags;
+    w.flags = [...flags, '--apachectl', apache.apachectl, '--vhost-port', String(apache.port)];
+    const r = await w.hdactl(['apply', '--allow-empty']).finally(() => (w.flags = flags));
+    expect(r.stdout.split('\n').filter((l) => l).sort()).toEqual(apps.map((a) => `${a} removed: vhost manifest deleted; manifest deleted`).sort());
+    expect(r.code).toBe(0);
+    expect(await w.containers()).toEqual([]);
+    const unknown = (await httpGet(apache.port, 'nobody.invalid'))?.status;
+    for (const a of apps) {
+      expect(existsSync(vhostFile(a))).toBe(false);
+      // apply signals Apache's graceful restart; the old config serves until it is done.
+      await eventually(async () => (await httpGet(apache.port, `${a}.hda.test`))?.status === unknown);
+      await eventually(async () => (await d.app(a)) === undefined);
+    }
+    expect(d.running).toBe(true);
+  });
 });
