@@ -96,9 +96,20 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
     return { app: a.app, outcome: 'failed', message, error: message, transient, steps };
   }
   const outcome = outcomeOf(a.actions);
-  const message = a.actions.map((act) => `${act.type.startsWith('vhost-') ? 'vhost ' : ''}${describeAction(act)}`).join('; ');
+  const message = outcomeMessage(a.actions);
   log.info({ outcome, steps }, `${a.app} ${outcome}`);
   return { app: a.app, outcome, message, steps, ...(a.warning ? { error: a.warning, transient: false } : {}) };
+}
+
+/**
+ * What an apply did, in words: the container's steps, then the vhost's, e.g.
+ * `manifest deleted; vhost removed` or `image a (new app); vhost x.hda.local → 127.0.0.1:35001`.
+ */
+function outcomeMessage(actions: Action[]): string {
+  const isVhost = (act: Action) => act.type.startsWith('vhost-');
+  const said = new Set(actions.filter((act) => !isVhost(act)).map((act) => ('reason' in act ? act.reason : '')));
+  const vhostPart = (act: Action) => (act.type !== 'vhost-remove' ? `vhost ${describeAction(act)}` : said.has(act.reason) ? 'vhost removed' : `vhost removed (${act.reason})`);
+  return [...actions.filter((act) => !isVhost(act)).map(describeAction), ...actions.filter(isVhost).map(vhostPart)].join('; ');
 }
 
 const OUTCOME_ORDER: Array<[Action['type'], Outcome]> = [

@@ -249,7 +249,7 @@ describe('hdactl apply', () => {
 
     await rm(file);
     const r = await w.hdactl(['apply']);
-    expect(r.stdout).toBe(`${app} removed: vhost manifest deleted; manifest deleted\n${stays} unchanged\n`);
+    expect(r.stdout).toBe(`${app} removed: manifest deleted; vhost removed\n${stays} unchanged\n`);
     expect(existsSync(path.join(w.vhostDir, `${app}.conf`))).toBe(false);
     expect(r.code).toBe(0);
     expect(await isGone(c.Id)).toBe(true);

@@ -126,7 +126,7 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     const flags = w.flags;
     w.flags = [...flags, '--apachectl', apache.apachectl, '--vhost-port', String(apache.port)];
     const r = await w.hdactl(['apply', '--allow-empty']).finally(() => (w.flags = flags));
-    expect(r.stdout.split('\n').filter((l) => l).sort()).toEqual(apps.map((a) => `${a} removed: vhost manifest deleted; manifest deleted`).sort());
+    expect(r.stdout.split('\n').filter((l) => l).sort()).toEqual(apps.map((a) => `${a} removed: manifest deleted; vhost removed`).sort());
     expect(r.code).toBe(0);
     expect(await w.containers()).toEqual([]);
     const unknown = (await httpGet(apache.port, 'nobody.invalid'))?.status;

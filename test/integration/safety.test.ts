@@ -152,7 +152,7 @@ describe('what hdactl leaves alone', () => {
 
     // Said on purpose: every app goes, and the data stays.
     const removed = await w.hdactl(['apply', '--allow-empty']);
-    expect(removed.stdout.split('\n').filter((l) => l).sort()).toEqual([`${a} removed: vhost manifest deleted; manifest deleted`, `${b} removed: vhost manifest deleted; manifest deleted`].sort());
+    expect(removed.stdout.split('\n').filter((l) => l).sort()).toEqual([`${a} removed: manifest deleted; vhost removed`, `${b} removed: manifest deleted; vhost removed`].sort());
     expect(removed.code).toBe(0);
     for (const c of before) expect(await isGone(c.Id)).toBe(true);
     expect(existsSync(path.join(w.dataRoot, a, 'library'))).toBe(true);

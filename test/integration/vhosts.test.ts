@@ -66,7 +66,7 @@ describe('Apache vhosts', () => {
     await rm(file);
     // Its last app: removing every app is said on purpose (safety.test.ts).
     const removed = await w.hdactl(['apply', '--allow-empty']);
-    expect(removed.stdout).toBe(`${app} removed: vhost manifest deleted; manifest deleted\n`);
+    expect(removed.stdout).toBe(`${app} removed: manifest deleted; vhost removed\n`);
     expect(removed.code).toBe(0);
     expect(existsSync(vhost(app))).toBe(false);
     const after = await unreachable(apache.port, `${app}.hda.test`, 'second');
@@ -281,7 +281,7 @@ describe('Apache vhosts', () => {
 
     await w.writeManifest('shrink.yaml', `app: ${shrinking}\nkind: container-custom\nimage: ${TEST_IMAGE}\nenv:\n  MESSAGE: "shrinking"\n`);
     const drop = await w.hdactl(['apply']);
-    expect(drop.stdout).toContain(`${shrinking} recreated: ports 127.0.0.1:${w.portBase + 2}:80/tcp → none; vhost app has no web port any more\n`);
+    expect(drop.stdout).toContain(`${shrinking} recreated: ports 127.0.0.1:${w.portBase + 2}:80/tcp → none; vhost removed (app has no web port any more)\n`);
     expect(drop.code).toBe(0);
     expect(existsSync(vhost(shrinking))).toBe(false);
     expect((await inspect(shrinking)).HostConfig.PortBindings).toEqual({});
