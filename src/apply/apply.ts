@@ -106,10 +106,11 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
  * `manifest deleted; vhost removed` or `image a (new app); vhost x.hda.local → 127.0.0.1:35001`.
  */
 function outcomeMessage(actions: Action[]): string {
-  const isVhost = (act: Action) => act.type.startsWith('vhost-');
-  const said = new Set(actions.filter((act) => !isVhost(act)).map((act) => ('reason' in act ? act.reason : '')));
+  const container = actions.filter((act) => !act.type.startsWith('vhost-'));
+  const vhost = actions.filter((act) => act.type.startsWith('vhost-'));
+  const said = new Set(container.map((act) => ('reason' in act ? act.reason : undefined)));
   const vhostPart = (act: Action) => (act.type !== 'vhost-remove' ? `vhost ${describeAction(act)}` : said.has(act.reason) ? 'vhost removed' : `vhost removed (${act.reason})`);
-  return [...actions.filter((act) => !isVhost(act)).map(describeAction), ...actions.filter(isVhost).map(vhostPart)].join('; ');
+  return [...container.map(describeAction), ...vhost.map(vhostPart)].join('; ');
 }
 
 const OUTCOME_ORDER: Array<[Action['type'], Outcome]> = [

@@ -45,6 +45,11 @@ export function bodyHash(body: string): string {
   return createHash('sha256').update(body).digest('hex').slice(0, 16);
 }
 
+/** The host name a vhost answers for: its `ServerName`. */
+export function vhostServerName(content: string): string | undefined {
+  return /^\s*ServerName\s+(\S+)/m.exec(content)?.[1];
+}
+
 /** Reads the header of a vhost file: the app it names and whether its body still matches its hash. */
 export function readVhostHeader(content: string): { app: string; intact: boolean } | undefined {
   const lines = content.split('\n');

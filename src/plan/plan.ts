@@ -1,5 +1,6 @@
 import type { ContainerSpec, DesiredApp, Limits } from '../desired/model.js';
 import { formatSize } from '../desired/units.js';
+import { vhostServerName as name } from '../desired/vhost.js';
 import type { Observed, ObservedContainer } from '../observe/types.js';
 import type { Action, AppPlan, Change, Plan } from './actions.js';
 
@@ -157,7 +158,6 @@ function liftedLimits(prev: Limits, next: Limits): Change[] {
 
 function describeVhostChange(prev: string, next: string): string {
   const port = (s: string) => /ProxyPass \/ http:\/\/[^:]+:(\d+)\//.exec(s)?.[1];
-  const name = (s: string) => /ServerName (\S+)/.exec(s)?.[1];
   if (port(prev) !== port(next)) return `port ${port(prev) ?? '?'} → ${port(next) ?? '?'}`;
   if (name(prev) !== name(next)) return `server name ${name(prev) ?? '?'} → ${name(next) ?? '?'}`;
   return 'template or aliases changed';

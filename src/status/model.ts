@@ -1,7 +1,7 @@
 import type { AppResult } from '../apply/outcome.js';
 import type { PassPlan } from '../pass.js';
 import { formatSize } from '../desired/units.js';
-import { appColumns } from './status.js';
+import { appColumns, appContainer } from './status.js';
 
 /** Kubernetes-style condition types. */
 export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
@@ -98,10 +98,10 @@ export class StatusStore {
     for (const a of p.plan.apps) {
       seen.add(a.app);
       if (!mayRecord(a.app)) continue;
-      const c = p.observed.containers.find((x) => x.app === a.app && x.name === a.app);
+      const c = appContainer(a.app, p.observed);
       const d = a.desired;
       const s = this.get(a.app);
-      Object.assign(s, appColumns(a, p.observed, this.ports));
+      Object.assign(s, appColumns(a, c, p.observed, this.ports));
       const limits = d?.limits ?? c?.limits ?? {};
       s.limits = {
         ...(limits.memoryBytes !== undefined ? { memory: formatSize(limits.memoryBytes) } : {}),

@@ -1,7 +1,8 @@
 import type { Settings } from '../config/settings.js';
 import type { DesiredApp } from '../desired/model.js';
+import { vhostServerName } from '../desired/vhost.js';
 import { computePlan, type PassDeps } from '../pass.js';
-import type { Observed } from '../observe/types.js';
+import type { Observed, ObservedContainer } from '../observe/types.js';
 import type { AppPlan } from '../plan/actions.js';
 import type { AppStatus, StatusDocument } from './model.js';
 
@@ -67,10 +68,9 @@ export function vhostState(a: AppPlan, observed: Observed): string {
  * longer describe but hdactl keeps (a typo, an empty manifests directory)
  * shows what still runs: its container's web port and its vhost file.
  */
-export function appColumns(a: AppPlan, observed: Observed, ports: { vhostPort: number; portBase: number }): Pick<StatusRow, 'state' | 'image' | 'url' | 'hostPort' | 'vhost'> {
-  const c = observed.containers.find((x) => x.app === a.app && x.name === a.app);
+export function appColumns(a: AppPlan, c: ObservedContainer | undefined, observed: Observed, ports: { vhostPort: number; portBase: number }): Pick<StatusRow, 'state' | 'image' | 'url' | 'hostPort' | 'vhost'> {
   const d = a.desired;
-  const state = c ? c.state : d ? 'missing' : 'invalid';
+  const state = c ? c.state : a.blocked && !d ? 'invalid' : 'missing';
   const image = d?.spec.image ?? c?.spec?.image ?? '';
   if (d) {
     const web = d.web;
@@ -79,9 +79,14 @@ export function appColumns(a: AppPlan, observed: Observed, ports: { vhostPort: n
   const webPort = c?.appId !== undefined ? ports.portBase + c.appId : undefined;
   const hostPort = c?.spec?.ports.some((p) => p.hostPort === webPort) ? String(webPort) : '';
   const kept = observed.vhosts.get(a.app);
-  const fqdn = kept && /^\s*ServerName\s+(\S+)/m.exec(kept.content)?.[1];
+  const fqdn = kept && vhostServerName(kept.content);
   const url = fqdn ? appUrl({ fqdn }, ports.vhostPort) : '';
   return { state, image, url, hostPort, vhost: kept ? 'kept' : '-' };
+}
+
+/** The container that is the app itself (not one renamed aside). */
+export function appContainer(app: string, observed: Observed): ObservedContainer | undefined {
+  return observed.containers.find((x) => x.app === app && x.name === app);
 }
 
 /** Computes status rows from one observation. */
@@ -91,7 +96,7 @@ export async function computeStatus(deps: PassDeps): Promise<StatusRow[]> {
     const problem = desired.problems.find((p) => p.app === a.app);
     return {
       app: a.app,
-      ...appColumns(a, observed, deps.settings),
+      ...appColumns(a, appContainer(a.app, observed), observed, deps.settings),
       inSync: a.actions.length === 0 && !a.blocked,
       error: a.blocked ?? a.warning ?? (problem ? problem.message : ''),
     };
