@@ -45,6 +45,8 @@ export interface PassDeps {
    * removes nothing: an unmounted disk or a checkout in progress looks the same.
    */
   allowEmpty?: boolean;
+  /** The caller prints each app's outcome (see ApplyDeps.outcomesShown). */
+  outcomesShown?: boolean;
 }
 
 /** The validated input of a pass, before anything is observed. */
@@ -86,12 +88,14 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
     knownIds,
   });
   problems.push(...model.problems);
+  // Reported in file order, as a compiler does: checks find them in their own order.
+  problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
   // Every problem of the app, in file order: a misspelt field shows both as "missing
   // image" and as "unknown imgae, did you mean image?", and the second is the useful one.
   const byApp = new Map<string, Problem[]>();
   for (const p of problems) if (p.app) byApp.set(p.app, [...(byApp.get(p.app) ?? []), p]);
   for (const [app, list] of byApp) {
-    const text = list.sort((a, b) => a.line - b.line || a.col - b.col).map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('; ');
+    const text = list.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('; ');
     frozen.set(app, `its manifest is invalid, so it is left as it runs: ${text}`);
   }
   // An app in a schema-invalid document is frozen even when buildDesired never saw it.
@@ -188,6 +192,7 @@ export async function runPass(deps: PassDeps, only?: ReadonlySet<string> | ((p: 
     log: deps.log,
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
     ...(deps.committer ? { committer: deps.committer } : {}),
+    ...(deps.outcomesShown ? { outcomesShown: true } : {}),
   });
   return { ...computed, results };
 }

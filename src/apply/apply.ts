@@ -27,6 +27,11 @@ export interface ApplyDeps {
   onProgress?: (app: string, line: string) => void;
   /** How vhost changes go live; default: configtest and reload at the end of this pass. */
   committer?: VhostCommitter;
+  /**
+   * The caller prints every app's outcome to a person (the one-shot commands):
+   * skipped and failed apps are then logged at debug, not said twice.
+   */
+  outcomesShown?: boolean;
 }
 
 /**
@@ -74,7 +79,7 @@ interface PassContext extends ApplyDeps {
 async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
   const log = deps.log.child({ app: a.app });
   if (a.blocked) {
-    log.warn({ reason: a.blocked }, 'skipped');
+    log[deps.outcomesShown ? 'debug' : 'warn']({ reason: a.blocked }, 'skipped');
     return { app: a.app, outcome: 'skipped', message: a.blocked, error: a.blocked, transient: false, steps: [] };
   }
   if (a.actions.length === 0) {
@@ -92,7 +97,7 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
     const message = (err as Error).message;
     // An EngineError's message already says what failed and what to do; its stack is noise in the log.
     const logged = err instanceof EngineError ? { type: err.name, message, statusCode: err.statusCode } : err;
-    log.error({ err: logged, steps, transient }, 'failed');
+    log[deps.outcomesShown ? 'debug' : 'error']({ err: logged, steps, transient }, 'failed');
     return { app: a.app, outcome: 'failed', message, error: message, transient, steps };
   }
   const outcome = outcomeOf(a.actions);

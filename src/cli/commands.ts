@@ -63,7 +63,7 @@ async function planCmd(ctx: CommandContext): Promise<number> {
 
 async function apply(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
-  const deps = { ...wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }), allowEmpty: ctx.allowEmpty };
+  const deps = { ...wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }), allowEmpty: ctx.allowEmpty, outcomesShown: true };
   deps.onProgress = (app, line) => err(`  ${app}: ${line}`);
   const { results, desired, plan } = await runPass(deps);
   for (const p of desired.problems) err(formatProblem(p));

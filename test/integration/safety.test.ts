@@ -39,6 +39,10 @@ describe('what hdactl leaves alone', () => {
     const r = await w.hdactl(['apply']);
     expect(r.stderr).toContain(`${w.manifests}/kept.yaml:3:1: app ${kept}: unknown field "imgae": did you mean "image"?`);
     expect(r.stdout).toMatch(new RegExp(`^${kept} skipped: its manifest is invalid, so it is left as it runs: .*kept\\.yaml:\\d+`, 'm'));
+    // stderr holds the problems alone, in file order: the skip is said once, on stdout, not again as a log record.
+    const said = r.stderr.trim().split('\n');
+    expect(said.filter((l) => l.startsWith('{'))).toEqual([]);
+    expect(said.filter((l) => l.startsWith(w!.manifests)).map((l) => l.slice(0, l.indexOf(': app ')))).toEqual([`${w.manifests}/kept.yaml:1:1`, `${w.manifests}/kept.yaml:3:1`]);
     expect(r.stdout).toMatch(new RegExp(`^${fresh} created: `, 'm'));
     const after = await inspect(kept);
     expect(after.Id).toBe(before.Id);
