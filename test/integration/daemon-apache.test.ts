@@ -59,8 +59,7 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     const app = `${w.prefix}album`;
     await w.writeManifest('album.yaml', webApp(app, 'holiday pictures'));
     expect(await throughApache(app, 'holiday pictures')).toContain('holiday pictures');
-    const idle = () => eventually(async () => ((await d.metric('hdactl_queue_depth')) === 0 && (await d.metric('hdactl_triggers_scheduled')) === 0) || undefined);
-    await idle();
+    await d.idle();
     const before = (await w.containers()).map((c) => ({ id: c.Id, app: c.Labels['org.amahi.hdactl.app']! })).sort((a, b) => a.app.localeCompare(b.app));
     expect(before.length).toBeGreaterThanOrEqual(2);
 
@@ -77,7 +76,7 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     for (const { app: a } of before) {
       await eventually(async () => (await d.app(a))?.lastError?.includes(`${w.manifests} defines no apps`) || undefined);
     }
-    await idle();
+    await d.idle();
     expect((await w.containers()).map((c) => c.Id).sort()).toEqual(before.map((c) => c.id).sort());
     for (const { id } of before) expect((await inspect(id)).State.Running).toBe(true);
     expect(await throughApache(app, 'holiday pictures')).toContain('holiday pictures');
@@ -90,7 +89,7 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
       const a = await d.app(app);
       return (a && a.lastError === undefined && conditionOf(a, 'Degraded')?.status === 'False') || undefined;
     });
-    await idle();
+    await d.idle();
     expect((await w.containers()).map((c) => c.Id).sort()).toEqual(before.map((c) => c.id).sort());
   });
 

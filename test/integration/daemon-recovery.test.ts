@@ -43,7 +43,7 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
     await w.writeManifest('rewritten.yaml', yaml);
     await eventually(async () => (await d.output()).includes(`${app} is back in the manifests; it was not removed`) || undefined);
     // The second look, queued by the first, has run too.
-    await eventually(async () => ((await d.metric('hdactl_queue_depth')) === 0 && (await d.metric('hdactl_triggers_scheduled')) === 0) || undefined);
+    await d.idle();
     const after = await inspect(app);
     expect(after.Id).toBe(before.Id);
     expect(after.State.StartedAt).toBe(before.State.StartedAt);

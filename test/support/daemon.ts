@@ -39,6 +39,8 @@ export interface Daemon {
   app(name: string): Promise<AppStatus | undefined>;
   /** A counter or gauge from /metrics, summed over its labels (or only those given). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** Waits until nothing is queued and no trigger is settling (an app is looked at again 2 s after its last event). */
+  idle(): Promise<void>;
   /** Everything it has written so far. */
   output(): Promise<string>;
   /** Sends `signal` (SIGTERM by default) and waits for the exit. */
@@ -96,6 +98,9 @@ export async function startDaemon(w: World, opts: { extraFlags?: string[]; env?:
         if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
       }
       return sum;
+    },
+    async idle() {
+      await eventually(async () => ((await d.metric('hdactl_queue_depth')) === 0 && (await d.metric('hdactl_triggers_scheduled')) === 0) || undefined);
     },
     output: () => readFile(logFile, 'utf8').catch(() => ''),
     async stop(signal = 'SIGTERM') {
