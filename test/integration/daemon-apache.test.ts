@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startApache, type PrivateApache } from '../support/apache.js';
+import { answersAsUnknown, startApache, type PrivateApache } from '../support/apache.js';
 import { conditionOf, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { inspect, isGone } from '../support/engine.js';
 import { createWorld, eventually, httpGet, webApp, type World } from '../support/world.js';
@@ -47,9 +47,7 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     await eventually(() => isGone(app));
     await eventually(async () => !existsSync(vhostFile(app)));
     // Apache was reloaded without the vhost: it answers for the name as for any unknown one.
-    const unknown = (await httpGet(apache.port, 'nobody.invalid'))?.status;
-    expect(unknown).not.toBe(200);
-    await eventually(async () => (await httpGet(apache.port, `${app}.hda.test`))?.status === unknown);
+    expect((await answersAsUnknown(apache.port, `${app}.hda.test`)).status).not.toBe(200);
     await eventually(async () => (await d.app(app)) === undefined);
     expect(await throughApache(stays, 'still here')).toContain('still here');
     expect(d.running).toBe(true);
@@ -128,11 +126,10 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     expect(r.stdout.split('\n').filter((l) => l).sort()).toEqual(apps.map((a) => `${a} removed: manifest deleted; vhost removed`).sort());
     expect(r.code).toBe(0);
     expect(await w.containers()).toEqual([]);
-    const unknown = (await httpGet(apache.port, 'nobody.invalid'))?.status;
     for (const a of apps) {
       expect(existsSync(vhostFile(a))).toBe(false);
       // apply signals Apache's graceful restart; the old config serves until it is done.
-      await eventually(async () => (await httpGet(apache.port, `${a}.hda.test`))?.status === unknown);
+      await answersAsUnknown(apache.port, `${a}.hda.test`);
       await eventually(async () => (await d.app(a)) === undefined);
     }
     expect(d.running).toBe(true);

@@ -48,9 +48,9 @@ describe("hdactl wired into Debian's Apache layout", () => {
     expect(r.code).toBe(0);
     for (const app of apps) await pageWith(apache.port, `hello from ${app}`, `${app}.hda.test`);
     for (const host of ['nothere.hda.test', undefined]) {
-      const page = await httpGet(apache.port, host);
-      expect(page?.status).toBe(200);
-      expect(page?.body).toContain(DEBIAN_PAGE);
+      const page = await eventually(() => httpGet(apache.port, host));
+      expect(page.status).toBe(200);
+      expect(page.body).toContain(DEBIAN_PAGE);
     }
   });
 

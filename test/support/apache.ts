@@ -30,6 +30,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Polls until Apache answers for `host` exactly as for a name no vhost claims
+ * (the default site), and returns that answer. Both names are asked in the
+ * same poll: a graceful restart resets a few connections, so one request
+ * alone proves nothing.
+ */
+export async function answersAsUnknown(port: number, host: string): Promise<{ status: number; body: string }> {
+  return eventually(async () => {
+    const [mine, unknown] = await Promise.all([httpGet(port, host), httpGet(port, 'nobody.invalid')]);
+    if (mine && unknown && mine.status === unknown.status && mine.body === unknown.body) return mine;
+    throw new Error(`${host} got ${mine?.status ?? 'no answer'}, nobody.invalid got ${unknown?.status ?? 'no answer'}`);
+  });
+}
+
 /** Stops the Apache whose parent's pid is in `pidFile` (SIGTERM), and waits until it is gone. */
 export async function stopApache(pidFile: string): Promise<void> {
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
