@@ -16,7 +16,7 @@ describe('the Engine adapter\'s list for some apps (keyed daemon passes)', () =>
   /** Creates (not starts) a container; `app` makes it this instance's. */
   async function make(name: string, app?: string): Promise<string> {
     made.push(name);
-    const labels = app ? { [LABEL.app]: app, [LABEL.instance]: instance, [LABEL.id]: '7' } : {};
+    const labels: Record<string, string> = app ? { [LABEL.app]: app, [LABEL.instance]: instance, [LABEL.id]: '7' } : {};
     const c = await docker.createContainer({ name, Image: TEST_IMAGE, Labels: labels });
     return c.id;
   }
