@@ -33,10 +33,11 @@ export async function reaction(ctx, { world, daemon }) {
         const ms = now() - t0;
         // Untimed: take the app away again and wait until the daemon has.
         await world.removeApp(app);
-        const unknown = (await world.viaApache('nobody'))?.status;
+        // Both names asked in the same poll: a graceful restart resets a few connections.
         await waitFor(`${app} to be removed`, async () => {
           const gone = (await world.containers()).every((c) => c.Labels['org.amahi.hdactl.app'] !== app);
-          return gone && (await world.viaApache(app))?.status === unknown;
+          const [mine, unknown] = await Promise.all([world.viaApache(app), world.viaApache('nobody')]);
+          return gone && mine !== undefined && unknown !== undefined && mine.status === unknown.status;
         }, 60_000, 50);
         await settle();
         return ms;
