@@ -76,13 +76,15 @@ async function apply(ctx: CommandContext): Promise<number> {
   if (!deps.web.enabled && results.some((r) => r.steps.some((s) => s.startsWith('vhost-')))) {
     err('vhost files written; Apache was not reloaded (--apachectl none)');
   }
-  // A conflict fails the run; an invalid manifest is reported above, and a
-  // warning alone (a hand-written vhost left alone, as its header invites) is not
-  // a failure: plan calls that app in sync, and the first apply exited 0 too.
-  const frozen = new Set(desired.frozen.keys());
+  // A failed step, a conflict and a manifest problem each fail the run, after
+  // every valid app was applied (as kubectl apply does): a `git pull && hdactl
+  // apply` hook must not report success while a typo kept a change out. A
+  // warning alone (a hand-written vhost left alone, as its header invites) is
+  // not a failure: plan calls that app in sync.
   const blocked = new Set(plan.apps.filter((a) => a.blocked).map((a) => a.app));
-  const failed = results.filter((r) => r.outcome === 'failed' || (r.outcome === 'skipped' && blocked.has(r.app) && !frozen.has(r.app)));
-  return failed.length ? 1 : 0;
+  const failed = results.filter((r) => r.outcome === 'failed' || (r.outcome === 'skipped' && blocked.has(r.app)));
+  if (desired.problems.length) err(`${desired.problems.length} manifest problem(s): fix them and apply again; the apps they name were left as they run`);
+  return failed.length || desired.problems.length ? 1 : 0;
 }
 
 async function status(ctx: CommandContext): Promise<number> {

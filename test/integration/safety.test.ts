@@ -44,6 +44,9 @@ describe('what hdactl leaves alone', () => {
     expect(said.filter((l) => l.startsWith('{'))).toEqual([]);
     expect(said.filter((l) => l.startsWith(w!.manifests)).map((l) => l.slice(0, l.indexOf(': app ')))).toEqual([`${w.manifests}/kept.yaml:1:1`, `${w.manifests}/kept.yaml:3:1`]);
     expect(r.stdout).toMatch(new RegExp(`^${fresh} created: `, 'm'));
+    // The valid app was applied, and the run still fails, so a `git pull && hdactl apply` hook shows the typo.
+    expect(said.at(-1)).toBe('2 manifest problem(s): fix them and apply again; the apps they name were left as they run');
+    expect(r.code).toBe(1);
     const after = await inspect(kept);
     expect(after.Id).toBe(before.Id);
     expect(after.State.StartedAt).toBe(before.State.StartedAt);
@@ -57,6 +60,7 @@ describe('what hdactl leaves alone', () => {
     expect(broken.stderr).toMatch(new RegExp(`${w.manifests}/kept\\.yaml:\\d+:\\d+: YAML syntax`));
     expect(broken.stdout).toContain(`${kept} skipped: not removed while ${w.manifests}/kept.yaml cannot be parsed: fix the file`);
     expect(broken.stdout).toContain(`${fresh} unchanged`);
+    expect(broken.code).toBe(1);
     expect((await inspect(kept)).Id).toBe(before.Id);
     expect((await inspect(kept)).State.Running).toBe(true);
     const plan = await w.hdactl(['plan']);
