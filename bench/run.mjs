@@ -28,6 +28,7 @@ import { limits } from './scenarios/limits.mjs';
 import { reaction } from './scenarios/reaction.mjs';
 import { footprint } from './scenarios/footprint.mjs';
 import { planCalls } from './plan.mjs';
+import { calibrate } from './lib/calibrate.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -60,6 +61,7 @@ const PORTS = {
   s1compose: 63200,
   s1amahi: 63300,
   reactionFloor: 63400,
+  calibrate: 63500,
 };
 
 function sh(cmd) {
@@ -191,7 +193,10 @@ async function main() {
     }
   };
   progress(`run ${runId}: ${quick ? 'quick' : 'full'} suite, temp dir ${tmp}`);
+  let speed;
   try {
+    speed = await calibrate({ runId, hostPort: PORTS.calibrate });
+    progress(`machine: ${speed.hypervisor}; a process start ${fmtMs(speed.spawnMs)}, a container's create + start + first answer ${fmtMs(speed.containerStartMs)}`);
     await scenario('converge', () => converge(ctx));
 
     let shared;
@@ -247,11 +252,12 @@ async function main() {
   }
 
   const seconds = (now() - started) / 1000;
-  const m = machine();
+  const m = { ...machine(), speed };
   const head = [
     `hdactl benchmark, ${quick ? 'quick' : 'full'} suite, run ${runId}, ${new Date().toISOString()}`,
     `Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memory.split('\n')[1]?.split(/\s+/)[1] ?? '?'} RAM; Docker ${m.docker}; docker-compose ${m.compose}; Node ${m.node}; ${m.apache}`,
     `Command: ${command}; took ${seconds.toFixed(0)} s`,
+    ...(speed ? [`Machine speed, before the scenarios: hypervisor ${speed.hypervisor}; a process start (/bin/true) ${fmtMs(speed.spawnMs)}; one container's create + start + first HTTP answer ${fmtMs(speed.containerStartMs)} (medians)`] : []),
     '',
   ];
   const notes = [
