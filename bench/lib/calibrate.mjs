@@ -8,13 +8,20 @@ import { floorContainer } from '../floor.mjs';
 import { docker, removeContainers } from './cleanup.mjs';
 import { httpGet, median, now, runOk, waitFor } from './util.mjs';
 
-/** What the kernel says it runs under (`Hypervisor detected: KVM`, `PVM`, …), or 'unknown'. */
+/**
+ * What the machine runs under: the kernel's boot line (`Hypervisor detected:
+ * KVM`, `PVM`, …) while dmesg still holds it, else the CPUID vendor lscpu
+ * reports (dmesg's ring buffer drops the boot lines after hours of uptime).
+ */
 async function hypervisor() {
   const r = await runOk('dmesg', [], {}, [0, 1]).catch(() => undefined);
   const line = r?.stdout.split('\n').find((l) => l.includes('Hypervisor detected'));
   if (line) return line.slice(line.indexOf('Hypervisor detected:') + 'Hypervisor detected:'.length).trim();
+  const cpu = await runOk('lscpu', [], {}, [0, 1]).catch(() => undefined);
+  const vendor = /^Hypervisor vendor:\s*(.+)$/m.exec(cpu?.stdout ?? '')?.[1]?.trim();
+  if (vendor) return `${vendor} (CPUID vendor from lscpu; dmesg no longer has the boot line)`;
   const flags = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
-  return /\bhypervisor\b/.test(flags) ? 'a hypervisor (not named in dmesg)' : 'none seen';
+  return /\bhypervisor\b/.test(flags) ? 'a hypervisor (not named by dmesg or lscpu)' : 'none seen';
 }
 
 export async function calibrate({ runId, hostPort }) {
