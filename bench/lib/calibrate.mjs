@@ -15,8 +15,8 @@ import { httpGet, median, now, runOk, waitFor } from './util.mjs';
  */
 async function hypervisor() {
   const r = await runOk('dmesg', [], {}, [0, 1]).catch(() => undefined);
-  const line = r?.stdout.split('\n').find((l) => l.includes('Hypervisor detected'));
-  if (line) return line.slice(line.indexOf('Hypervisor detected:') + 'Hypervisor detected:'.length).trim();
+  const detected = /Hypervisor detected:\s*(.+)$/m.exec(r?.stdout ?? '')?.[1]?.trim();
+  if (detected) return detected;
   const cpu = await runOk('lscpu', [], {}, [0, 1]).catch(() => undefined);
   const vendor = /^Hypervisor vendor:\s*(.+)$/m.exec(cpu?.stdout ?? '')?.[1]?.trim();
   if (vendor) return `${vendor} (CPUID vendor from lscpu; dmesg no longer has the boot line)`;
