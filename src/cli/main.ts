@@ -32,6 +32,8 @@ Options (a flag beats an HDACTL_* variable, which beats hdactl.yaml):
   --concurrency N      apps applied in parallel (4)
   --listen ADDR:PORT   status server of run, or none (127.0.0.1:9469)
   --resync DURATION    full resync period of run (60s)
+  --engine-timeout DURATION
+                       how long a Docker Engine call waits for its answer (60s)
   --log-level LEVEL    fatal, error, warn, info, debug, trace or silent
   --config FILE        settings file instead of ./hdactl.yaml
   -o, --output FORMAT  text (default) or json, for plan, status and events

@@ -28,7 +28,7 @@ function reportCallsAtExit(engine: Engine): void {
 
 /** Builds the real adapters for a pass. */
 export function wire(settings: Settings, opts: { logFd: 1 | 2; logLevel: string }): PassDeps {
-  const engine = connectEngine();
+  const engine = connectEngine(settings.engineTimeoutMs);
   reportCallsAtExit(engine);
   return {
     settings,

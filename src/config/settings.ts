@@ -20,6 +20,8 @@ export interface Settings {
   templates?: string;
   listen: string;
   resyncMs: number;
+  /** How long one Engine call may wait for the Engine's answer. */
+  engineTimeoutMs: number;
   logLevel: string;
   volumeAllow: string[];
   /** The hdactl.yaml that was read, if any. */
@@ -41,6 +43,7 @@ export const SETTING_FLAGS = {
   templates: 'templates',
   listen: 'listen',
   resync: 'resync',
+  'engine-timeout': 'engineTimeout',
   'log-level': 'logLevel',
 } as const;
 
@@ -58,6 +61,8 @@ const DEFAULTS = {
   vhostPort: '80',
   listen: '127.0.0.1:9469',
   resync: '60s',
+  // Compose's own default for the Engine's answers (COMPOSE_HTTP_TIMEOUT).
+  engineTimeout: '60s',
   logLevel: 'info',
 } satisfies Partial<Record<Key, string>>;
 
@@ -83,13 +88,17 @@ export function resolveSettings(flags: Partial<Record<string, string>>, env: Nod
     return n;
   };
   const templates = get('templates');
-  const resync = get('resync')!;
-  let resyncMs: number;
-  try {
-    resyncMs = parseDuration(resync);
-  } catch (err) {
-    throw new Error(`--resync: ${(err as Error).message}`);
-  }
+  const duration = (flag: 'resync' | 'engine-timeout'): number => {
+    const v = get(flag)!;
+    let ms: number;
+    try {
+      ms = parseDuration(v);
+    } catch (err) {
+      throw new Error(`--${flag}: ${(err as Error).message}`);
+    }
+    if (ms <= 0) throw new Error(`--${flag} ${v} is not longer than zero`);
+    return ms;
+  };
   return {
     manifests: abs(get('manifests')!),
     dataRoot: abs(get('data-root')!),
@@ -103,7 +112,8 @@ export function resolveSettings(flags: Partial<Record<string, string>>, env: Nod
     vhostPort: int('vhost-port', 1, 65535),
     ...(templates ? { templates: abs(templates) } : {}),
     listen: get('listen')!,
-    resyncMs,
+    resyncMs: duration('resync'),
+    engineTimeoutMs: duration('engine-timeout'),
     logLevel: get('log-level')!,
     volumeAllow: file?.volumePolicy?.allow ?? [],
     ...(file ? { configFile } : {}),

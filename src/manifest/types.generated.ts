@@ -160,6 +160,10 @@ export interface HdactlConfig {
    */
   resync?: string;
   /**
+   * How long one Docker Engine call may wait for its answer before it fails as transient.
+   */
+  engineTimeout?: string;
+  /**
    * pino log level.
    */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { CLI, createWorld, type World } from '../support/world.js';
@@ -35,6 +36,30 @@ describe('the CLI as a person or a script sees it', () => {
     expect(r.stderr).toContain('hdactl: cannot reach the Docker Engine at ssh://nobody@127.0.0.1:1 (connect ECONNREFUSED): is dockerd running?\n');
     expect(r.stdout).toBe('');
     expect(r.code).toBe(1);
+  });
+
+  it('an Engine that takes the connection but never answers (dockerd deadlocked) fails the command after --engine-timeout, in one line', async () => {
+    w = await createWorld();
+    await w.writeManifest('a.yaml', `app: ${w.prefix}a\nkind: container-custom\nimage: ${TEST_IMAGE}\n`);
+    // A socket that accepts and reads every request and answers none, as a stuck dockerd does.
+    const sock = path.join(w.dir, 'stuck.sock');
+    const held: Socket[] = [];
+    const stuck = createServer((c) => {
+      held.push(c);
+      c.resume();
+    });
+    await new Promise<void>((resolve) => stuck.listen(sock, resolve));
+    try {
+      for (const cmd of ['plan', 'apply']) {
+        const r = await w.hdactl([cmd, '--engine-timeout', '1s'], { env: { DOCKER_HOST: `unix://${sock}` } });
+        expect(r.stderr).toMatch(new RegExp(`^hdactl: the Docker Engine at unix://${sock.replace(/[.]/g, '\\.')} did not answer "list containers" within 1 s: dockerd is running but stuck\\. .*--engine-timeout\\n$`));
+        expect(r.stdout).toBe('');
+        expect(r.code).toBe(1);
+      }
+    } finally {
+      for (const c of held) c.destroy();
+      await new Promise<void>((resolve) => stuck.close(() => resolve()));
+    }
   });
 
   it('logs are readable lines on a terminal and JSON lines otherwise', async () => {

@@ -9,18 +9,27 @@ import { createWorld, eventually, httpGet, webApp, type World } from '../support
 
 /**
  * A Unix socket that forwards to the real Engine's, and can be cut off and
- * restored: an Engine that goes away and comes back, without stopping the
- * dockerd every other test shares.
+ * restored, or stalled: an Engine that goes away and comes back, or that
+ * hangs, without stopping the dockerd every other test shares.
  */
 class EngineProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private stalled = false;
 
   constructor(readonly socketPath: string, private readonly target = '/var/run/docker.sock') {}
 
   async open(): Promise<void> {
     await rm(this.socketPath, { force: true });
     const server = createServer((client) => {
+      if (this.stalled) {
+        // Read the request and answer nothing, as a deadlocked dockerd does.
+        this.sockets.add(client);
+        client.on('close', () => this.sockets.delete(client));
+        client.on('error', () => undefined);
+        client.resume();
+        return;
+      }
       const upstream = connect(this.target);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
@@ -36,6 +45,20 @@ class EngineProxy {
       server.listen(this.socketPath, () => resolve());
     });
     this.server = server;
+  }
+
+  /**
+   * From now on, takes connections but never answers them. Open ones are cut
+   * first: a kept-alive connection would otherwise still reach the Engine.
+   */
+  stall(): void {
+    this.stalled = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  /** Forwards new connections to the Engine again. */
+  resume(): void {
+    this.stalled = false;
   }
 
   /** Stops accepting and cuts every open connection, the event stream too. */
@@ -57,7 +80,7 @@ describe('hdactl run when the Engine goes away and comes back', () => {
     w = await createWorld();
     proxy = new EngineProxy(path.join(tmpdir(), `hdactl-engine-${w.id}.sock`));
     await proxy.open();
-    d = await startDaemon(w, { env: { DOCKER_HOST: `unix://${proxy.socketPath}` } });
+    d = await startDaemon(w, { env: { DOCKER_HOST: `unix://${proxy.socketPath}` }, extraFlags: ['--engine-timeout', '3s'] });
   });
   afterAll(async () => {
     await stopDaemons();
@@ -100,5 +123,28 @@ describe('hdactl run when the Engine goes away and comes back', () => {
     expect(await d.metric('hdactl_engine_reachable')).toBe(1);
     const engineEvents = (await d.status()).events.filter((e) => e.type === 'engine').map((e) => e.message);
     expect(engineEvents).toEqual(expect.arrayContaining([expect.stringMatching(/^Engine unreachable: /), 'Engine reachable again']));
+  });
+
+  it('reports an Engine that takes connections but never answers (dockerd deadlocked) and keeps running; once it answers, a manifest written meanwhile converges', async () => {
+    await eventually(async () => (await d.status()).engine.reachable, 45_000);
+    proxy.stall();
+    const stuck = `${w.prefix}stuck`;
+    await w.writeManifest('stuck.yaml', webApp(stuck, 'written while stuck'));
+    // Cutting the open connections is reported first (ECONNRESET); the stall once a call times out.
+    const stuckMessage = /did not answer "[a-z ]+" within 3 s: dockerd is running but stuck\./;
+    await eventually(async () => {
+      const { engine } = await d.status();
+      return engine.reachable === false && stuckMessage.test(engine.message ?? '');
+    });
+    expect(d.running).toBe(true);
+    expect((await httpGet(d.port, undefined, '/healthz'))?.status).toBe(200);
+
+    proxy.resume();
+    const port = Number(await eventually(async () => {
+      const a = await d.app(stuck);
+      return a?.state === 'running' ? a.hostPort : undefined;
+    }, 45_000));
+    await pageWith(port, 'written while stuck');
+    await eventually(async () => (await d.status()).engine.reachable, 45_000);
   });
 });

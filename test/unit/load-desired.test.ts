@@ -29,6 +29,7 @@ function settingsFor(manifests: string, volumeAllow: string[] = []): Settings {
     vhostPort: 80,
     listen: 'none',
     resyncMs: 60_000,
+    engineTimeoutMs: 60_000,
     logLevel: 'silent',
     volumeAllow,
   };

@@ -32,6 +32,7 @@ describe('where a setting comes from', () => {
       vhostPort: 80,
       listen: '127.0.0.1:9469',
       resyncMs: 60_000,
+      engineTimeoutMs: 60_000,
       logLevel: 'info',
       volumeAllow: [],
     });
@@ -67,6 +68,7 @@ describe('where a setting comes from', () => {
       vhostPort: 80,
       listen: '127.0.0.1:9469',
       resyncMs: 60_000,
+      engineTimeoutMs: 60_000,
       logLevel: 'info',
       volumeAllow: ['/srv/media', '/var/hda/files'],
       configFile: sample,
@@ -125,6 +127,8 @@ describe('bad settings say what to fix', () => {
     [{}, { HDACTL_CONCURRENCY: '0' }, '--concurrency 0 is not a whole number from 1 to 64'],
     [{ 'vhost-port': '70000' }, {}, '--vhost-port 70000 is not a whole number from 1 to 65535'],
     [{ resync: '1h' }, {}, '--resync: invalid duration "1h": use a number with ms, s or m, such as 10s'],
+    [{}, { HDACTL_ENGINE_TIMEOUT: '0s' }, '--engine-timeout 0s is not longer than zero'],
+    [{ 'engine-timeout': '2h' }, {}, '--engine-timeout: invalid duration "2h": use a number with ms, s or m, such as 10s'],
   ])('flags %j and variables %j: %s', (flags, env, message) => {
     expect(() => resolve(flags, env)).toThrow(message);
   });

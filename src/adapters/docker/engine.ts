@@ -2,7 +2,7 @@ import Docker from 'dockerode';
 import type { ContainerInfo } from 'dockerode';
 import type { ContainerSpec, Limits } from '../../desired/model.js';
 import { ASIDE_MARK, LABEL, type ContainerState, type ObservedContainer } from '../../observe/types.js';
-import { EngineError, classifyEngineError } from './errors.js';
+import { EngineError, classifyEngineError, engineStuck } from './errors.js';
 
 /** What hdactl needs to create a container. */
 export interface CreateRequest {
@@ -56,38 +56,61 @@ export interface Engine {
   watchEvents(instance: string, onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<void>;
 }
 
-/** Creates the dockerode-backed Engine, found through DOCKER_HOST or /var/run/docker.sock. */
-export function connectEngine(): Engine {
-  return new DockerEngine();
+/**
+ * Creates the dockerode-backed Engine, found through DOCKER_HOST or
+ * /var/run/docker.sock. `timeoutMs` bounds each call until the Engine
+ * answers (a pull's or the event stream's body is not bounded).
+ */
+export function connectEngine(timeoutMs = 60_000): Engine {
+  return new DockerEngine(timeoutMs);
 }
+
+/** What every call passes on to dockerode: aborts the request when the Engine does not answer in time. */
+type CallOpts = { abortSignal: AbortSignal };
 
 class DockerEngine implements Engine {
   readonly endpoint: string;
   calls = 0;
   private readonly docker: Docker;
 
-  constructor() {
+  constructor(private readonly timeoutMs: number) {
     this.docker = new Docker();
     const host = process.env.DOCKER_HOST;
     this.endpoint = host && host.length > 0 ? host : 'unix:///var/run/docker.sock';
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * One Engine call. An Engine that accepts the connection but never answers
+   * (dockerd deadlocked) would hold the pass, and `hdactl apply`, forever:
+   * after `timeoutMs` the call fails as transient, and the request is aborted
+   * (where dockerode takes a signal for it: not for an image inspect).
+   */
+  private async call<T>(what: string, fn: (o: CallOpts) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
     this.calls++;
+    const abort = new AbortController();
+    const stuck = new Promise<never>((_, reject) => {
+      abort.signal.addEventListener('abort', () => reject(engineStuck(what, this.endpoint, timeoutMs)), { once: true });
+    });
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
-      return await fn();
+      return await Promise.race([fn({ abortSignal: abort.signal }), stuck]);
     } catch (err) {
+      if (abort.signal.aborted) throw engineStuck(what, this.endpoint, timeoutMs);
       throw classifyEngineError(err, what, this.endpoint);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   async ping(): Promise<void> {
-    await this.call('ping', () => this.docker.ping());
+    // @types/dockerode does not declare the abortSignal that dockerode 5's ping takes.
+    const ping = this.docker.ping.bind(this.docker) as (o: CallOpts) => Promise<unknown>;
+    await this.call('ping', (o) => ping(o));
   }
 
   async listContainers(instance: string, apps?: ReadonlySet<string>) {
     const filters = apps ? { name: [namePattern(apps)] } : undefined;
-    const all = await this.call('list containers', () => this.docker.listContainers({ all: true, ...(filters ? { filters } : {}) }));
+    const all = await this.call('list containers', (o) => this.docker.listContainers({ all: true, ...(filters ? { filters } : {}), ...o }));
     const owned: ObservedContainer[] = [];
     const foreignNames = new Set<string>();
     for (const c of all) {
@@ -108,9 +131,12 @@ class DockerEngine implements Engine {
     }
   }
 
+  /** The time limit covers the Engine's answer; the download after it takes as long as it takes. */
   async pullImage(ref: string, onProgress?: (line: string) => void): Promise<void> {
-    await this.call(`pull ${ref}`, async () => {
-      const stream = await this.docker.pull(ref);
+    const what = `pull ${ref}`;
+    // The timer is cleared once the stream is there, so the signal never cuts the download.
+    const stream = await this.call(what, (o) => this.docker.pull(ref, o));
+    try {
       await new Promise<void>((resolve, reject) => {
         this.docker.modem.followProgress(
           stream,
@@ -123,7 +149,9 @@ class DockerEngine implements Engine {
           (e: { status?: string; progress?: string; id?: string }) => onProgress?.([e.id, e.status, e.progress].filter(Boolean).join(' ')),
         );
       });
-    });
+    } catch (err) {
+      throw classifyEngineError(err, what, this.endpoint);
+    }
   }
 
   async createContainer(req: CreateRequest): Promise<string> {
@@ -135,8 +163,9 @@ class DockerEngine implements Engine {
       exposed[key] = {};
       (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
     }
-    const c = await this.call(`create container ${req.name}`, () =>
+    const c = await this.call(`create container ${req.name}`, (o) =>
       this.docker.createContainer({
+        ...o,
         name: req.name,
         Image: spec.image,
         ...(spec.command ? { Cmd: spec.command } : {}),
@@ -163,36 +192,39 @@ class DockerEngine implements Engine {
    */
   async startContainer(id: string): Promise<void> {
     try {
-      await this.tolerate([304], 'start container', () => this.docker.getContainer(id).start());
+      await this.tolerate([304], 'start container', (o) => this.docker.getContainer(id).start(o));
     } catch (err) {
       if (!(err instanceof EngineError && err.statusCode === 409)) throw err;
-      const info = await this.call('inspect container', () => this.docker.getContainer(id).inspect());
+      const info = await this.call('inspect container', (o) => this.docker.getContainer(id).inspect(o));
       if (!info.State?.Paused) throw err;
-      await this.call('unpause container', () => this.docker.getContainer(id).unpause());
+      await this.call('unpause container', (o) => this.docker.getContainer(id).unpause(o));
     }
   }
 
   async stopContainer(id: string, timeoutSeconds?: number): Promise<void> {
-    await this.tolerate([304], 'stop container', () =>
-      this.docker.getContainer(id).stop(timeoutSeconds !== undefined ? { t: timeoutSeconds } : {}),
+    // The Engine answers a stop after the container's own grace period (10 s unless set).
+    const grace = (timeoutSeconds ?? 10) * 1000;
+    await this.tolerate([304], 'stop container', (o) =>
+      this.docker.getContainer(id).stop({ ...(timeoutSeconds !== undefined ? { t: timeoutSeconds } : {}), ...o }),
+      this.timeoutMs + grace,
     );
   }
 
   async removeContainer(id: string): Promise<void> {
     // v=false: anonymous volumes stay. hdactl never deletes data.
-    await this.tolerate([404], 'remove container', () => this.docker.getContainer(id).remove({ force: true, v: false }));
+    await this.tolerate([404], 'remove container', (o) => this.docker.getContainer(id).remove({ force: true, v: false, ...o }));
   }
 
   async renameContainer(id: string, name: string): Promise<void> {
-    await this.call('rename container', () => this.docker.getContainer(id).rename({ name }));
+    await this.call('rename container', (o) => this.docker.getContainer(id).rename({ name, ...o }));
   }
 
   async updateLimits(id: string, limits: Limits): Promise<void> {
-    await this.call('update container', () => this.docker.getContainer(id).update(engineLimits(limits, true)));
+    await this.call('update container', (o) => this.docker.getContainer(id).update({ ...engineLimits(limits, true), ...o }));
   }
 
   async inspectDetails(id: string): Promise<ContainerDetails> {
-    const info = await this.call('inspect container', () => this.docker.getContainer(id).inspect());
+    const info = await this.call('inspect container', (o) => this.docker.getContainer(id).inspect(o));
     return {
       restartCount: info.RestartCount ?? 0,
       startedAt: info.State?.StartedAt,
@@ -202,8 +234,10 @@ class DockerEngine implements Engine {
   }
 
   async watchEvents(instance: string, onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<void> {
-    const stream = (await this.call('events', () =>
+    // The time limit covers the Engine's answer, not the stream that follows it.
+    const stream = (await this.call('events', (o) =>
       this.docker.getEvents({
+        ...o,
         filters: { type: ['container'], label: [`${LABEL.instance}=${instance}`] },
       }),
     )) as NodeJS.ReadableStream & { destroy(): void };
@@ -241,9 +275,9 @@ class DockerEngine implements Engine {
     });
   }
 
-  private async tolerate(ok: number[], what: string, fn: () => Promise<unknown>): Promise<void> {
+  private async tolerate(ok: number[], what: string, fn: (o: CallOpts) => Promise<unknown>, timeoutMs?: number): Promise<void> {
     try {
-      await this.call(what, fn);
+      await this.call(what, fn, timeoutMs);
     } catch (err) {
       if (err instanceof EngineError && err.statusCode !== undefined && ok.includes(err.statusCode)) return;
       throw err;

@@ -36,3 +36,19 @@ export function classifyEngineError(err: unknown, what: string, endpoint: string
 export function isMissingImage(err: unknown): boolean {
   return err instanceof EngineError && err.statusCode === 404 && /no such image/i.test(err.message);
 }
+
+/**
+ * The Engine took the connection but did not answer in time: dockerd is
+ * running but stuck. Transient, and reported as the Engine being unreachable.
+ */
+export function engineStuck(what: string, endpoint: string, timeoutMs: number): EngineError {
+  const limit = timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`;
+  return new EngineError(
+    `the Docker Engine at ${endpoint} did not answer "${what}" within ${limit}: dockerd is running but stuck. `
+      + 'If `docker ps` hangs too, restart it (systemctl restart docker); Docker 20.10 (Debian 12) can deadlock while removing containers, moby/libnetwork#2649. '
+      + 'Or allow more time with --engine-timeout',
+    true,
+    undefined,
+    true,
+  );
+}
