@@ -5,7 +5,10 @@ import { rm } from 'node:fs/promises';
 import Docker from 'dockerode';
 import { mapLimit, progress, sleep } from './util.mjs';
 
-export const docker = new Docker();
+// A call with no answer for 2 minutes fails instead of holding the run forever:
+// Debian 12's dockerd (20.10.24) can deadlock while removing containers
+// (moby/libnetwork#2649), and then only a restart of dockerd helps.
+export const docker = new Docker({ timeout: 120_000 });
 
 /** Label on every container the bench makes without hdactl (floor, Compose). */
 export const RUN_LABEL = 'org.amahi.bench.run';
