@@ -5,13 +5,14 @@
 set -euo pipefail
 # /version answers even when dockerd is deadlocked (Debian 12's 20.10.24 can
 # be, moby/libnetwork#2649): an Engine is up when it lists its containers too.
-answers() {
-  timeout 30 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && timeout 30 docker ps -q >/dev/null 2>&1
-}
-alive() { [ -n "$1" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = dockerd ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-if answers; then
-  exit 0
+version_answers=false
+if timeout 30 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  version_answers=true
+  if timeout 30 docker ps -q >/dev/null 2>&1; then
+    exit 0
+  fi
 fi
+alive() { [ -n "$1" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = dockerd ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 pid="$(cat /tmp/hdactl-dockerd.pid 2>/dev/null || true)"
 if alive "$pid"; then
   # The dockerd this script started is stuck: restart it (containers come back by their restart policies).
@@ -26,7 +27,7 @@ if alive "$pid"; then
     if [ "$(cat "/proc/$kid/comm" 2>/dev/null)" = containerd ]; then kill -9 "$kid" 2>/dev/null || true; fi
   done
   if [ "$(cat /var/run/docker.pid 2>/dev/null)" = "$pid" ]; then rm -f /var/run/docker.pid; fi
-elif [ -S /var/run/docker.sock ] && timeout 30 docker version >/dev/null 2>&1; then
+elif "$version_answers"; then
   echo "engine-up: the Engine answers /version but not docker ps within 30 s: it is stuck; restart dockerd (systemctl restart docker)" >&2
   exit 1
 fi

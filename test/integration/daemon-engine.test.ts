@@ -21,21 +21,20 @@ class EngineProxy {
 
   async open(): Promise<void> {
     await rm(this.socketPath, { force: true });
+    const track = (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+      s.on('error', () => undefined);
+    };
     const server = createServer((client) => {
+      track(client);
       if (this.stalled) {
         // Read the request and answer nothing, as a deadlocked dockerd does.
-        this.sockets.add(client);
-        client.on('close', () => this.sockets.delete(client));
-        client.on('error', () => undefined);
         client.resume();
         return;
       }
       const upstream = connect(this.target);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
+      track(upstream);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
       client.pipe(upstream).pipe(client);

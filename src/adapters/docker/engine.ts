@@ -93,9 +93,9 @@ class DockerEngine implements Engine {
     });
     const timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
+      // On a timeout `stuck` rejects first, inside abort(): dockerode's abort error comes later.
       return await Promise.race([fn({ abortSignal: abort.signal }), stuck]);
     } catch (err) {
-      if (abort.signal.aborted) throw engineStuck(what, this.endpoint, timeoutMs);
       throw classifyEngineError(err, what, this.endpoint);
     } finally {
       clearTimeout(timer);
