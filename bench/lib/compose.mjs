@@ -60,10 +60,10 @@ export async function createProject({ dir, project, services, runId }) {
     async write() {
       await writeFile(path.join(dir, 'docker-compose.yml'), composeYaml(p.services, runId));
     },
-    /** `docker-compose -p <project> up -d`, timed; throws on a non-zero exit (the error keeps the time in `ms`). */
+    /** `docker-compose -p <project> up -d`, timed; throws on a non-zero exit. */
     async up() {
       const r = await runTimed(COMPOSE, ['-p', project, 'up', '-d'], { cwd: dir, timeoutMs: 300_000, env: { ...process.env, COMPOSE_PARALLEL_LIMIT: String(PARALLEL_LIMIT), COMPOSE_HTTP_TIMEOUT: String(HTTP_TIMEOUT) } });
-      if (r.code !== 0) throw Object.assign(new Error(`docker-compose -p ${project} up -d exited ${r.code}:\n${r.stderr.slice(-3000)}`), { ms: r.ms });
+      if (r.code !== 0) throw new Error(`docker-compose -p ${project} up -d exited ${r.code}:\n${r.stderr.slice(-3000)}`);
       return r;
     },
   };
