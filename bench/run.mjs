@@ -4,7 +4,7 @@
 // of medians, ratios against hdactl and targets on stdout, and
 // bench/results/latest.json. Everything it creates is removed at the end.
 //
-//   npm run build && npm run bench          the full suite (about 10 min on 2 cores: 587-656 s on the KVM VM of bench/RESULTS.md)
+//   npm run build && npm run bench          the full suite (about 10 min on 2 cores: 587-685 s on the KVM VM of bench/RESULTS.md)
 //   node bench/run.mjs --quick              few apps, one run each: a smoke test
 //   node bench/run.mjs --reps 5             more runs per scenario
 //   node bench/run.mjs --only noop,reaction  some scenarios (converge noop planCalls change limits footprint reaction)
@@ -32,7 +32,7 @@ import { calibrate } from './lib/calibrate.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
-/** Sizes and run counts, chosen for the 10-minute budget on 2 cores (a run took 587-656 s on the VM of bench/RESULTS.md). */
+/** Sizes and run counts, chosen for the 10-minute budget on 2 cores (a run took 587-685 s on the VM of bench/RESULTS.md). */
 function config(quick, repsOverride) {
   const c = quick
     ? {
