@@ -4,7 +4,7 @@
 // of medians, ratios against hdactl and targets on stdout, and
 // bench/results/latest.json. Everything it creates is removed at the end.
 //
-//   npm run build && npm run bench          the full suite (about 10 min on 2 cores: 587-685 s on the KVM VM of bench/RESULTS.md)
+//   npm run build && npm run bench          the full suite (under 10 min on 2 cores; see bench/RESULTS.md)
 //   node bench/run.mjs --quick              few apps, one run each: a smoke test
 //   node bench/run.mjs --reps 5             more runs per scenario
 //   node bench/run.mjs --only noop,reaction  some scenarios (converge noop planCalls change limits footprint reaction)
@@ -32,7 +32,7 @@ import { calibrate } from './lib/calibrate.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
-/** Sizes and run counts, chosen for the 10-minute budget on 2 cores (a run took 587-685 s on the VM of bench/RESULTS.md). */
+/** Sizes and run counts, chosen for the 10-minute budget on 2 cores. */
 function config(quick, repsOverride) {
   const c = quick
     ? {
@@ -41,10 +41,11 @@ function config(quick, repsOverride) {
       }
     : {
         sizes: { converge: 50, world: 200, big: 500, idleSeconds: 60 },
-        // Amahi's way takes about a minute per run, and one Compose project has no
-        // target (it is shown for information): both run twice, to keep the suite
-        // within its 10 minutes; hdactl and the floor, compared against targets, three times.
-        reps: { converge: { hdactl: 3, floor: 3, compose: 2, amahi: 2 }, noop: 3, change: 3, limits: 3, reaction: 5 },
+        // Every contender twice, interleaved (A B, then B A), which keeps the suite
+        // within its 10 minutes on a 2-core VM whose Engine creates a container in
+        // about 450 ms (three runs each took 587-685 s there). The reaction, the
+        // tightest target and 5 s a run, five times. `--reps N` runs more.
+        reps: { converge: { hdactl: 2, floor: 2, compose: 2, amahi: 2 }, noop: 2, change: 2, limits: 2, reaction: 5 },
       };
   if (repsOverride) {
     const n = Number(repsOverride);
