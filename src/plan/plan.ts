@@ -67,7 +67,9 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
 
   const actions: Action[] = [];
   if (!primary) {
-    actions.push({ type: 'create', desired, reason: desired.state === 'stopped' ? 'new app (state: stopped)' : 'new app' });
+    // An installed app whose container is gone (docker rm, a failed create) is not new to its user.
+    const why = desired.installed ? 'container missing' : 'new app';
+    actions.push({ type: 'create', desired, reason: desired.state === 'stopped' ? `${why} (state: stopped)` : why });
   } else if (primary.specHash !== desired.specHash || liftsLimit(primary.limits, desired.limits)) {
     // A recreate for a lifted limit alone must not claim the spec changed too.
     const specDiff = primary.specHash !== desired.specHash ? specChanges(primary, desired.spec) : [];
