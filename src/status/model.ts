@@ -19,7 +19,10 @@ export interface Condition {
 export interface AppStatus {
   app: string;
   state: string;
+  /** The manifest's image (or, for an app the manifests no longer describe, the container's). */
   image: string;
+  /** The image the container still runs while an update to `image` has not gone through. */
+  runningImage?: string;
   url: string;
   hostPort: string;
   vhost: string;
@@ -101,6 +104,7 @@ export class StatusStore {
       const c = appContainer(a.app, p.observed);
       const d = a.desired;
       const s = this.get(a.app);
+      delete s.runningImage;
       Object.assign(s, appColumns(a, c, p.observed, this.ports));
       const limits = d?.limits ?? c?.limits ?? {};
       s.limits = {
@@ -144,6 +148,7 @@ export class StatusStore {
       // The observed container is gone or was never there; the next pass sees the new one.
       delete s.containerId;
       delete s.restartCount;
+      delete s.runningImage;
     }
     const up = s.state === 'running' || r.outcome === 'created' || r.outcome === 'recreated' || r.outcome === 'started';
     this.setCondition(s, 'Ready', up || r.outcome === 'stopped' ? 'True' : 'False', up ? 'Running' : r.outcome === 'stopped' ? 'Stopped' : 'NotRunning', r.message);

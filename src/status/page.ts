@@ -1,4 +1,5 @@
 import type { AppStatus, StatusDocument } from './model.js';
+import { imageText } from './status.js';
 
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -24,7 +25,7 @@ export function renderPage(doc: StatusDocument, refreshSeconds = 3): string {
     const s = stateOf(a);
     // An app whose manifest is invalid has no known URL; only a valid one without `web` is headless.
     const url = a.url ? `<a href="${esc(a.url)}">${esc(a.url)}</a>` : `<span class="dim">${a.state === 'invalid' ? '-' : 'headless'}</span>`;
-    return `<tr data-app="${esc(a.app)}"><td class="app">${esc(a.app)}</td><td><span class="pill ${s.cls}">${esc(s.label)}</span></td><td>${url}</td><td>${esc(a.image)}</td><td class="nowrap">${esc(limits(a))}</td><td>${esc(a.restartCount ?? '-')}</td><td class="err">${esc(a.lastError ?? '')}${a.nextRetry ? `<div class="dim">next retry ${esc(a.nextRetry)}</div>` : ''}</td></tr>`;
+    return `<tr data-app="${esc(a.app)}"><td class="app">${esc(a.app)}</td><td><span class="pill ${s.cls}">${esc(s.label)}</span></td><td>${url}</td><td>${esc(imageText(a))}</td><td class="nowrap">${esc(limits(a))}</td><td>${esc(a.restartCount ?? '-')}</td><td class="err">${esc(a.lastError ?? '')}${a.nextRetry ? `<div class="dim">next retry ${esc(a.nextRetry)}</div>` : ''}</td></tr>`;
   });
   const events = doc.events.slice(0, 30).map((e) => `<li><time>${esc(e.time)}</time> <b>${esc(e.app)}</b> ${esc(e.type)}: ${esc(e.message)}</li>`);
   const engine = doc.engine.reachable

@@ -13,7 +13,7 @@ import type { AppStatus, StatusDocument } from './model.js';
  * or `-`), whether a plan would
  * change anything, and the last error.
  */
-export type StatusRow = Pick<AppStatus, 'app' | 'state' | 'image' | 'url' | 'hostPort' | 'vhost'> & {
+export type StatusRow = Pick<AppStatus, 'app' | 'state' | 'image' | 'runningImage' | 'url' | 'hostPort' | 'vhost'> & {
   inSync: boolean;
   error: string;
 };
@@ -43,6 +43,7 @@ function rowOf(a: AppStatus): StatusRow {
     app: a.app,
     state: a.state,
     image: a.image,
+    ...(a.runningImage ? { runningImage: a.runningImage } : {}),
     url: a.url,
     hostPort: a.hostPort,
     vhost: a.vhost,
@@ -68,13 +69,22 @@ export function vhostState(a: AppPlan, observed: Observed): string {
  * longer describe but hdactl keeps (a typo, an empty manifests directory)
  * shows what still runs: its container's web port and its vhost file.
  */
-export function appColumns(a: AppPlan, c: ObservedContainer | undefined, observed: Observed, ports: { vhostPort: number; portBase: number }): Pick<StatusRow, 'state' | 'image' | 'url' | 'hostPort' | 'vhost'> {
+export function appColumns(a: AppPlan, c: ObservedContainer | undefined, observed: Observed, ports: { vhostPort: number; portBase: number }): Pick<StatusRow, 'state' | 'image' | 'runningImage' | 'url' | 'hostPort' | 'vhost'> {
   const d = a.desired;
   const state = c ? c.state : a.blocked && !d ? 'invalid' : 'missing';
   const image = d?.spec.image ?? c?.spec?.image ?? '';
   if (d) {
     const web = d.web;
-    return { state, image, url: web ? appUrl(d, ports.vhostPort) : '', hostPort: web ? String(web.hostPort) : '', vhost: vhostState(a, observed) };
+    // An update that has not gone through (a pull that fails) must not read as done.
+    const running = c?.spec?.image;
+    return {
+      state,
+      image,
+      ...(running && running !== image ? { runningImage: running } : {}),
+      url: web ? appUrl(d, ports.vhostPort) : '',
+      hostPort: web ? String(web.hostPort) : '',
+      vhost: vhostState(a, observed),
+    };
   }
   const webPort = c?.appId !== undefined ? ports.portBase + c.appId : undefined;
   const hostPort = c?.spec?.ports.some((p) => p.hostPort === webPort) ? String(webPort) : '';
@@ -103,10 +113,15 @@ export async function computeStatus(deps: PassDeps): Promise<StatusRow[]> {
   });
 }
 
+/** The image column: what runs, and what it is being updated to when that differs. */
+export function imageText(a: Pick<StatusRow, 'image' | 'runningImage'>): string {
+  return a.runningImage ? `${a.runningImage} → ${a.image}` : a.image;
+}
+
 /** Formats rows as an aligned table. */
 export function formatStatusTable(rows: StatusRow[]): string {
   const head = ['APP', 'STATE', 'IMAGE', 'URL', 'HOST PORT', 'VHOST', 'SYNC', 'LAST ERROR'];
-  const body = rows.map((r) => [r.app, r.state, r.image, r.url || '-', r.hostPort || '-', r.vhost, r.inSync ? 'yes' : 'no', r.error || '-']);
+  const body = rows.map((r) => [r.app, r.state, imageText(r), r.url || '-', r.hostPort || '-', r.vhost, r.inSync ? 'yes' : 'no', r.error || '-']);
   if (!body.length) return 'no apps';
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');

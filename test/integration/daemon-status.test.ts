@@ -126,6 +126,34 @@ describe('what hdactl run reports while it works', () => {
     expect(conditionOf(a, 'Degraded')?.status).toBe('False');
   });
 
+  it('an update whose image cannot be pulled leaves the app on its old image, and status shows both images', async () => {
+    const { app, port, file } = await deployed(w, d, 'stuckupdate', 'old image');
+    const before = await inspect(app);
+    await writeFile(file, webApp(app, 'old image', { image: MISSING_IMAGE }));
+    const s = await eventually(async () => {
+      const a = await d.app(app);
+      return a && a.failures >= 1 ? a : undefined;
+    });
+    expect(s).toMatchObject({ state: 'running', image: MISSING_IMAGE, runningImage: TEST_IMAGE });
+    expect((await inspect(app)).Id).toBe(before.Id);
+    await pageWith(port, 'old image');
+    const arrow = `${TEST_IMAGE} → ${MISSING_IMAGE}`.replace(/[./]/g, '\\$&');
+    // From the daemon, and computed by hdactl itself when no daemon answers.
+    for (const listen of [d.listen, 'none']) {
+      const text = await hdactlWith(w, listen, ['status']);
+      expect(text.stdout).toMatch(new RegExp(`^${app}\\s+running\\s+${arrow}\\s`, 'm'));
+    }
+
+    // Once the manifest is back on an image that exists, only that image shows.
+    await writeFile(file, webApp(app, 'old image'));
+    const back = await eventually(async () => {
+      const a = await d.app(app);
+      return a && a.failures === 0 ? a : undefined;
+    });
+    expect(back.image).toBe(TEST_IMAGE);
+    expect(back.runningImage).toBeUndefined();
+  });
+
   it('an app without a web port shows running as soon as it is created, and exited once its manifest says stopped', async () => {
     // Nothing but the pass itself tells the status about such an app: no vhost
     // file is written and starting a container sends no event hdactl acts on.
