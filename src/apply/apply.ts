@@ -94,7 +94,7 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
     }
   } catch (err) {
     const transient = err instanceof EngineError ? err.transient : false;
-    const message = (err as Error).message;
+    const message = withPortHint((err as Error).message, a.desired);
     // An EngineError's message already says what failed and what to do; its stack is noise in the log.
     const logged = err instanceof EngineError ? { type: err.name, message, statusCode: err.statusCode } : err;
     log[deps.outcomesShown ? 'debug' : 'error']({ err: logged, steps, transient }, 'failed');
@@ -104,6 +104,22 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
   const message = outcomeMessage(a.actions);
   log.info({ outcome, steps }, `${a.app} ${outcome}`);
   return { app: a.app, outcome, message, steps, ...(a.warning ? { error: a.warning, transient: false } : {}) };
+}
+
+/**
+ * The Engine's words for a host port that something else holds name neither
+ * the app's manifest nor a fix: "listen tcp4 127.0.0.1:8080: bind: address
+ * already in use" (a program outside Docker) and "Bind for 0.0.0.0:8080
+ * failed: port is already allocated" (another container). Adds both.
+ */
+export function withPortHint(message: string, d: DesiredApp | undefined): string {
+  const m = /listen (?:tcp|udp)[46]? \S*:(\d+): bind: address already in use|Bind for \S*:(\d+) failed: port is already allocated/.exec(message);
+  if (!m || !d) return message;
+  const port = Number(m[1] ?? m[2]);
+  const fix = d.web?.hostPort === port
+    ? `it is ${d.app}'s web port (portBase + id ${d.id}), so stop what listens there`
+    : `stop what listens there, or choose another host port in ports: of ${d.source.file}:${d.source.line}`;
+  return `${message}. Host port ${port} is taken by another program or container: ${fix}`;
 }
 
 /**

@@ -123,6 +123,8 @@ describe('hdactl apply', () => {
       await w.writeManifest('phoenix.yaml', webApp(app, 'new', { extra: `ports: ["127.0.0.1:${w.portBase + 70}:8080"]\n` }));
       const r = await w.hdactl(['apply']);
       expect(r.stdout).toMatch(new RegExp(`^${app} failed: start container: .*${w.portBase + 70}`));
+      // The Engine's words do not say where to fix it; hdactl adds the manifest.
+      expect(r.stdout).toContain(`Host port ${w.portBase + 70} is taken by another program or container: stop what listens there, or choose another host port in ports: of ${w.manifests}/phoenix.yaml:1`);
       expect(r.code).toBe(1);
     } finally {
       blocker.close();

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { withPortHint } from '../../src/apply/apply.js';
+import { desiredApps } from './plan-fixture.js';
+
+const [hydra] = desiredApps([{ app: 'hydra', kind: 'container-custom', image: 'linuxserver/hydra:5.3.0', web: 5075, ports: ['2224:22'] }], new Map([['hydra', 4]]));
+
+describe('a host port something else holds', () => {
+  it('another container holding an extra port: names the port and the manifest to change', () => {
+    const engine = 'start container: driver failed programming external connectivity on endpoint hydra (4c97): Bind for 0.0.0.0:2224 failed: port is already allocated';
+    expect(withPortHint(engine, hydra)).toBe(`${engine}. Host port 2224 is taken by another program or container: stop what listens there, or choose another host port in ports: of fixture.yaml#0:1`);
+  });
+
+  it('a program holding the web port: says it is the app\'s own port, which no manifest field moves', () => {
+    const engine = 'start container: driver failed programming external connectivity on endpoint hydra (fd24): Error starting userland proxy: listen tcp4 127.0.0.1:35004: bind: address already in use';
+    expect(withPortHint(engine, hydra)).toBe(`${engine}. Host port 35004 is taken by another program or container: it is hydra's web port (portBase + id 4), so stop what listens there`);
+  });
+
+  it('any other error is left as the Engine said it', () => {
+    expect(withPortHint('start container: no such file', hydra)).toBe('start container: no such file');
+  });
+});
