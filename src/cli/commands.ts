@@ -8,7 +8,7 @@ import { isInSync } from '../plan/actions.js';
 import { formatPlan, planToJson } from '../plan/format.js';
 import { computePlan, loadDesired, runPass } from '../pass.js';
 import { apacheSnippet } from '../status/apache.js';
-import { askDaemon, collectStatus, formatStatusTable } from '../status/status.js';
+import { askDaemon, collectStatus, formatStatus } from '../status/status.js';
 import { settingsFrom, wire } from './wiring.js';
 
 /** What a command gets from the command line. */
@@ -89,10 +89,10 @@ async function apply(ctx: CommandContext): Promise<number> {
 
 async function status(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
-  const rows = await collectStatus(settings, ctx.json ? 'json' : 'text', () => wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }));
-  if (typeof rows === 'string') out(rows);
-  else if (ctx.json) out(JSON.stringify(rows, null, 2));
-  else out(formatStatusTable(rows));
+  const report = await collectStatus(settings, ctx.json ? 'json' : 'text', () => wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }));
+  if (typeof report === 'string') out(report);
+  else if (ctx.json) out(JSON.stringify(report.rows, null, 2));
+  else out(formatStatus(report));
   return 0;
 }
 

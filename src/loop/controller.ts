@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { EngineError } from '../adapters/docker/errors.js';
 import type { AppResult } from '../apply/outcome.js';
 import { parseManifestText } from '../manifest/load.js';
+import { formatProblem } from '../manifest/problem.js';
 import { runPass, type PassDeps } from '../pass.js';
 import type { AppPlan, Plan } from '../plan/actions.js';
 import type { Metrics } from '../status/metrics.js';
@@ -246,7 +247,9 @@ export class Controller {
       // is older than the status that pass records, and must not overwrite it.
       // A keyed pass saw only its own apps.
       const mayRecord = (app: string) => claimed.has(app) || (full && !this.queue.isInFlight(app) && (this.lastFinished.get(app) ?? 0) <= observedAfter);
-      this.o.status.recordPass(r, r.results, mayRecord);
+      const newProblems = this.o.status.recordPass(r, r.results, mayRecord);
+      for (const problem of newProblems) log.warn({ problem: formatProblem(problem), app: problem.app }, 'manifest problem');
+      this.o.metrics.manifestProblems.set(this.o.status.problemCount());
       this.afterResults(r.results, new Map(r.plan.apps.map((a) => [a.app, a.desired?.generation])));
       this.o.metrics.passes.inc({ result: 'ok' });
       log.debug({ apps: r.results.length, full, ms: this.o.clock.now() - started }, 'pass done');

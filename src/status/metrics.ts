@@ -13,6 +13,7 @@ export class Metrics {
   readonly apps = new Gauge({ name: 'hdactl_apps', help: 'Apps by condition that is True.', labelNames: ['condition'], registers: [this.registry] });
   readonly actions = new Counter({ name: 'hdactl_actions_total', help: 'Actions by kind and outcome.', labelNames: ['kind', 'outcome'], registers: [this.registry] });
   readonly queueDepth = new Gauge({ name: 'hdactl_queue_depth', help: 'Apps waiting in the work queue, including those in backoff.', registers: [this.registry] });
+  readonly manifestProblems = new Gauge({ name: 'hdactl_manifest_problems', help: 'Problems in the manifests as of the latest pass (what hdactl validate prints).', registers: [this.registry] });
   readonly engineUp = new Gauge({ name: 'hdactl_engine_reachable', help: '1 when the Docker Engine answers.', registers: [this.registry] });
   /** What `hdactl_triggers_scheduled` reports; the daemon sets it. */
   scheduled: () => number = () => 0;

@@ -1,6 +1,7 @@
 import type { AppResult } from '../apply/outcome.js';
 import type { PassPlan } from '../pass.js';
 import { formatSize } from '../desired/units.js';
+import { formatProblem, type Problem } from '../manifest/problem.js';
 import { appColumns, appContainer } from './status.js';
 
 /** Kubernetes-style condition types. */
@@ -43,7 +44,7 @@ export interface AppStatus {
 export interface RecordedEvent {
   time: string;
   app: string;
-  type: 'created' | 'recreated' | 'limits-updated' | 'started' | 'stopped' | 'removed' | 'failed' | 'backoff' | 'drift-repaired' | 'engine';
+  type: 'created' | 'recreated' | 'limits-updated' | 'started' | 'stopped' | 'removed' | 'failed' | 'backoff' | 'drift-repaired' | 'engine' | 'invalid';
   message: string;
 }
 
@@ -52,6 +53,11 @@ export interface StatusDocument {
   engine: { reachable: boolean; endpoint: string; message?: string };
   lastPass?: string;
   apps: AppStatus[];
+  /**
+   * What `hdactl validate` would print, as of the latest pass: a file that
+   * cannot be parsed names no app, so only this list shows it.
+   */
+  problems: Array<Problem & { text: string }>;
   events: RecordedEvent[];
 }
 
@@ -77,6 +83,7 @@ const STATE_AFTER: Partial<Record<AppResult['outcome'], string>> = {
 export class StatusStore {
   private readonly apps = new Map<string, AppStatus>();
   private readonly events: RecordedEvent[] = [];
+  private problems: StatusDocument['problems'] = [];
   engine: StatusDocument['engine'];
   lastPass?: string;
 
@@ -94,8 +101,9 @@ export class StatusStore {
    * applied. `mayRecord` leaves out apps whose status is newer than this pass's
    * observation (another pass changed them meanwhile); by default, all.
    */
-  recordPass(p: PassPlan, results: AppResult[], mayRecord: (app: string) => boolean = () => true): void {
+  recordPass(p: PassPlan, results: AppResult[], mayRecord: (app: string) => boolean = () => true): Problem[] {
     this.lastPass = this.iso();
+    const added = this.recordProblems(p.desired.problems);
     const byApp = new Map(results.map((r) => [r.app, r]));
     const seen = new Set<string>();
     for (const a of p.plan.apps) {
@@ -124,6 +132,24 @@ export class StatusStore {
       if (r.outcome === 'removed') this.apps.delete(a.app);
     }
     for (const app of [...this.apps.keys()]) if (!seen.has(app) && mayRecord(app)) this.apps.delete(app);
+    return added;
+  }
+
+  /**
+   * Every pass reads all manifests, so its problems replace the last. Returns
+   * those not seen in the pass before, which get an event (once, not per pass).
+   */
+  private recordProblems(problems: Problem[]): Problem[] {
+    const before = new Set(this.problems.map((p) => p.text));
+    this.problems = problems.map((p) => ({ ...p, text: formatProblem(p) }));
+    const added = this.problems.filter((p) => !before.has(p.text));
+    for (const p of added) this.event(p.app ?? '-', 'invalid', p.text);
+    return added;
+  }
+
+  /** Manifest problems as of the latest pass. */
+  problemCount(): number {
+    return this.problems.length;
   }
 
   private recordResult(s: AppStatus, r: AppResult, drift: boolean, generation: string | undefined): void {
@@ -197,6 +223,7 @@ export class StatusStore {
       engine: { ...this.engine },
       ...(this.lastPass ? { lastPass: this.lastPass } : {}),
       apps: [...this.apps.values()].sort((a, b) => a.app.localeCompare(b.app)).map((a) => structuredClone(a)),
+      problems: this.problems.map((p) => ({ ...p })),
       events: [...this.events].reverse(),
     };
   }

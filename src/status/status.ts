@@ -3,6 +3,7 @@ import type { DesiredApp } from '../desired/model.js';
 import { vhostServerName } from '../desired/vhost.js';
 import { computePlan, type PassDeps } from '../pass.js';
 import type { Observed, ObservedContainer } from '../observe/types.js';
+import { formatProblem, type Problem } from '../manifest/problem.js';
 import type { AppPlan } from '../plan/actions.js';
 import type { AppStatus, StatusDocument } from './model.js';
 
@@ -27,14 +28,20 @@ export function appUrl(d: Pick<DesiredApp, 'fqdn'>, vhostPort: number): string {
  * Status rows: from the running daemon when one answers on --listen (it knows
  * the last errors), else computed from the Engine and the files.
  */
-export async function collectStatus(settings: Settings, format: 'text' | 'json', wire: () => PassDeps): Promise<StatusRow[] | string> {
+export async function collectStatus(settings: Settings, format: 'text' | 'json', wire: () => PassDeps): Promise<StatusReport | string> {
   const fromDaemon = await askDaemon(settings.listen, '/status');
   if (fromDaemon) {
     const body = fromDaemon as StatusDocument;
     if (format === 'json') return JSON.stringify(body, null, 2);
-    if (Array.isArray(body.apps)) return body.apps.map(rowOf);
+    if (Array.isArray(body.apps)) return { rows: body.apps.map(rowOf), problems: body.problems ?? [] };
   }
   return computeStatus(wire());
+}
+
+/** What `hdactl status` prints: one row per app, then the manifest problems. */
+export interface StatusReport {
+  rows: StatusRow[];
+  problems: Problem[];
 }
 
 function rowOf(a: AppStatus): StatusRow {
@@ -100,9 +107,9 @@ export function appContainer(app: string, observed: Observed): ObservedContainer
 }
 
 /** Computes status rows from one observation. */
-export async function computeStatus(deps: PassDeps): Promise<StatusRow[]> {
+export async function computeStatus(deps: PassDeps): Promise<StatusReport> {
   const { plan, observed, desired } = await computePlan(deps);
-  return plan.apps.map((a) => {
+  const rows = plan.apps.map((a) => {
     const problem = desired.problems.find((p) => p.app === a.app);
     return {
       app: a.app,
@@ -111,11 +118,19 @@ export async function computeStatus(deps: PassDeps): Promise<StatusRow[]> {
       error: a.blocked ?? a.warning ?? (problem ? problem.message : ''),
     };
   });
+  return { rows, problems: desired.problems };
 }
 
 /** The image column: what runs, and what it is being updated to when that differs. */
 export function imageText(a: Pick<StatusRow, 'image' | 'runningImage'>): string {
   return a.runningImage ? `${a.runningImage} → ${a.image}` : a.image;
+}
+
+/** Formats the rows as an aligned table, and the manifest problems below it. */
+export function formatStatus({ rows, problems }: StatusReport): string {
+  if (!problems.length) return formatStatusTable(rows);
+  const list = problems.map((p) => `  ${formatProblem(p)}`);
+  return [formatStatusTable(rows), '', `${problems.length} manifest problem(s); the apps they name are left as they run:`, ...list].join('\n');
 }
 
 /** Formats rows as an aligned table. */

@@ -154,6 +154,35 @@ describe('what hdactl run reports while it works', () => {
     expect(back.runningImage).toBeUndefined();
   });
 
+  it('a manifest file that cannot be parsed shows in status, events, metrics and the log, and goes once fixed', async () => {
+    const { app, port, file: bystander } = await deployed(w, d, 'bystander', 'still here');
+    // The syntax error comes before `app:`, so the problem names no app: nothing but this list can show it.
+    const file = await w.writeManifest('unparsable.yaml', `env: { MESSAGE: "unclosed\napp: ${w.prefix}never\n`);
+    const doc = await eventually(async () => {
+      const s = await d.status();
+      return s.problems.some((p) => p.file === file) ? s : undefined;
+    });
+    const problem = doc.problems.find((p) => p.file === file)!;
+    expect(problem.text).toMatch(new RegExp(`^${file.replace(/[./]/g, '\\$&')}:\\d+:\\d+: YAML syntax: .*fix the YAML`));
+    expect(problem.app).toBeUndefined();
+    expect(await d.metric('hdactl_manifest_problems')).toBeGreaterThanOrEqual(1);
+    expect(doc.events.filter((e) => e.type === 'invalid' && e.message === problem.text)).toHaveLength(1);
+    expect(await d.output()).toContain('"msg":"manifest problem"');
+    const text = await hdactlWith(w, d.listen, ['status']);
+    expect(text.stdout).toMatch(/manifest problem\(s\); the apps they name are left as they run:/);
+    expect(text.stdout).toContain(`  ${problem.text}`);
+    // The other apps still converge, and the problem, seen again by that pass, is still one event.
+    await writeFile(bystander, webApp(app, 'changed meanwhile'));
+    await pageWith(port, 'changed meanwhile');
+    expect((await d.status()).events.filter((e) => e.type === 'invalid' && e.message === problem.text)).toHaveLength(1);
+
+    await writeFile(file, webApp(`${w.prefix}fixedfile`, 'parsed now'));
+    await eventually(async () => !(await d.status()).problems.some((p) => p.file === file));
+    expect(await d.metric('hdactl_manifest_problems')).toBe(0);
+    const fixed = await hdactlWith(w, d.listen, ['status']);
+    expect(fixed.stdout).not.toContain('manifest problem');
+  });
+
   it('an app without a web port shows running as soon as it is created, and exited once its manifest says stopped', async () => {
     // Nothing but the pass itself tells the status about such an app: no vhost
     // file is written and starting a container sends no event hdactl acts on.

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rm } from 'node:fs/promises';
 import { chromium, type Browser } from 'playwright-core';
 import { printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
 import { pageWith } from '../support/engine.js';
@@ -57,6 +58,25 @@ describe('the status page in a browser', () => {
     expect(await page.locator('h2').first().innerText()).toMatch(/events/i);
     expect(await page.locator('body').innerText()).toContain('Engine reachable');
     await page.screenshot({ path: '/tmp/hdactl-page.png', fullPage: true });
+    await page.close();
+  });
+
+  it('shows a manifest file that cannot be parsed, which names no app, above the apps, until it is fixed', async () => {
+    const file = await w.writeManifest('typo.yaml', 'env: { MESSAGE: "unclosed\n');
+    await eventually(async () => (await d.status()).problems.some((p) => p.file === file));
+    const page = await browser.newPage();
+    await page.goto(`http://${d.listen}/`);
+    expect(await page.locator('h2').first().innerText()).toBe('Manifest problems');
+    // The YAML parser may report the one typo more than once (the quote, then the map it leaves open).
+    const items = await page.locator('ul.problems li').allInnerTexts();
+    expect(items.length).toBeGreaterThan(0);
+    for (const text of items) expect(text).toMatch(new RegExp(`^${file.replace(/[./]/g, '\\$&')}:\\d+:\\d+: YAML syntax: `));
+
+    await rm(file);
+    await eventually(async () => (await d.status()).problems.length === 0);
+    await page.reload();
+    expect(await page.locator('ul.problems').count()).toBe(0);
+    expect(await page.locator('h2').first().innerText()).toMatch(/events/i);
     await page.close();
   });
 });
