@@ -157,6 +157,7 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
     desired: desired.model.apps.filter((a) => inScope(a.app)),
     frozen: new Map([...frozen].filter(([app]) => inScope(app))),
     observed,
+    installed: new Set(Object.keys(state.apps)),
   });
   return { plan: p, desired, observed, state };
 }

@@ -53,11 +53,6 @@ export interface DesiredApp {
   fqdn: string;
   aliases: string[];
   id: number;
-  /**
-   * True when the app already had its id (state file or container label):
-   * it was installed before, so a missing container is not a new app.
-   */
-  installed: boolean;
   /** The web port and its host port, for web apps. */
   web?: { containerPort: number; hostPort: number };
   spec: ContainerSpec;
@@ -216,7 +211,6 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
       fqdn,
       aliases,
       id,
-      installed: ctx.knownIds.get(m.app) === id,
       ...(web ? { web } : {}),
       spec,
       specHash: hashSpec(spec),

@@ -10,6 +10,11 @@ export interface PlanInput {
   /** Apps whose manifest is invalid or unreadable, with why: left exactly as they run. */
   frozen: Map<string, string>;
   observed: Observed;
+  /**
+   * Apps the state file records as installed: a missing container of one of
+   * them was removed outside hdactl (or its create failed), it is not a new app.
+   */
+  installed: ReadonlySet<string>;
 }
 
 /**
@@ -30,12 +35,12 @@ export function plan(input: PlanInput): Plan {
       apps.push({ app, actions: [], blocked: frozenWhy });
       continue;
     }
-    apps.push(planApp(app, desiredByApp.get(app), containersByApp.get(app) ?? [], observed));
+    apps.push(planApp(app, desiredByApp.get(app), containersByApp.get(app) ?? [], observed, input.installed.has(app)));
   }
   return { apps };
 }
 
-function planApp(app: string, desired: DesiredApp | undefined, containers: ObservedContainer[], observed: Observed): AppPlan {
+function planApp(app: string, desired: DesiredApp | undefined, containers: ObservedContainer[], observed: Observed, installed: boolean): AppPlan {
   const primary = containers.find((c) => c.name === app);
   // Containers of this app under another name are leftovers of an interrupted recreate.
   const leftovers = containers.filter((c) => c !== primary);
@@ -67,8 +72,7 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
 
   const actions: Action[] = [];
   if (!primary) {
-    // An installed app whose container is gone (docker rm, a failed create) is not new to its user.
-    const why = desired.installed ? 'container missing' : 'new app';
+    const why = installed ? 'container missing' : 'new app';
     actions.push({ type: 'create', desired, reason: desired.state === 'stopped' ? `${why} (state: stopped)` : why });
   } else if (primary.specHash !== desired.specHash || liftsLimit(primary.limits, desired.limits)) {
     // A recreate for a lifted limit alone must not claim the spec changed too.

@@ -114,6 +114,7 @@ export function loadPlanFixture(name: string): PlanInput {
   return {
     desired,
     frozen: new Map(Object.entries(fx.frozen ?? {})),
+    installed: new Set(Object.keys(fx.ids ?? {})),
     observed: {
       containers,
       foreignNames: new Set(fx.foreignNames ?? []),
