@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Engine } from './adapters/docker/engine.js';
 import type { WebServerControl } from './adapters/apache/control.js';
+import { listeningTcpPorts } from './adapters/host/ports.js';
 import type { State, StateStore } from './adapters/state/store.js';
 import type { VhostStore } from './adapters/vhost/store.js';
 import type { Settings } from './config/settings.js';
@@ -78,6 +79,8 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
   }
   const knownIds = new Map(await observedIds);
   for (const [app, rec] of Object.entries(state.apps)) knownIds.set(app, rec.id);
+  // Only a new app is given a port, and its port is for life: it must not be one a program holds.
+  const busyPorts = valid.some((v) => !knownIds.has(v.manifest.app)) ? await listeningTcpPorts() : undefined;
   const model = buildDesired(valid, {
     domain: settings.domain,
     portBase: settings.portBase,
@@ -86,6 +89,7 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
     vhostPort: settings.vhostPort,
     templates,
     knownIds,
+    ...(busyPorts ? { busyPorts } : {}),
   });
   problems.push(...model.problems);
   // Reported in file order, as a compiler does: checks find them in their own order.

@@ -77,6 +77,8 @@ export interface DesiredContext {
   templates: Templates;
   /** Ids already given to apps (state file and container labels). */
   knownIds: ReadonlyMap<string, number>;
+  /** TCP ports a program on the host already listens on: a new app's web port avoids them. */
+  busyPorts?: ReadonlySet<number>;
 }
 
 /** The desired model of all valid apps, and the apps that must be left alone. */
@@ -143,6 +145,7 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
   }
   const live = candidates.filter((d) => !frozen.has(d.manifest.app));
   const tcpTaken = new Set([...portOwner.keys()].filter((k) => k.startsWith('tcp/')).map((k) => Number(k.slice(4))));
+  for (const port of ctx.busyPorts ?? []) tcpTaken.add(port);
   const ids = allocateIds(live.map((d) => d.manifest.app), ctx.knownIds, tcpTaken, ctx.portBase);
 
   const apps: DesiredApp[] = [];

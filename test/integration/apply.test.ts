@@ -177,6 +177,27 @@ describe('hdactl apply', () => {
     await pageWith(Number(ports.b), 'b');
   });
 
+  it('a new app is not given a web port another program listens on', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}dodge`;
+    // Something outside Docker holds what would be the app's port (portBase + 1), on any address.
+    const blocker = createServer().listen(w.portBase + 1);
+    await once(blocker, 'listening');
+    try {
+      await w.writeManifest('dodge.yaml', webApp(app, 'dodged'));
+      const r = await w.hdactl(['apply']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`${app} created: image ${TEST_IMAGE}, web on 127.0.0.1:${w.portBase + 2} (new app)`);
+      await pageWith(w.portBase + 2, 'dodged');
+    } finally {
+      blocker.close();
+    }
+    // The id is the app's for life: with the port free again it stays where it is.
+    await w.writeManifest('dodge.yaml', webApp(app, 'still there'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    await pageWith(w.portBase + 2, 'still there');
+  });
+
   it('state: stopped stops the app, state: running starts it again, and a container stopped or paused by hand runs again', async () => {
     w = await createWorld();
     const app = `${w.prefix}toggle`;
