@@ -104,9 +104,9 @@ async function apacheConfig(ctx: CommandContext): Promise<number> {
 
 async function events(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
-  const list = (await askDaemon(settings.listen, '/events')) as Array<{ time: string; app: string; type: string; message: string }> | undefined;
+  const list = (await askDaemon(settings, '/events')) as Array<{ time: string; app: string; type: string; message: string }> | undefined;
   if (!list) {
-    err(`no hdactl run answers on ${settings.listen}: start it with hdactl run, or pass its --listen address`);
+    err(`no hdactl run of instance ${settings.instance} answers on ${settings.listen}: start it with hdactl run, or pass its --listen address`);
     return 1;
   }
   if (ctx.json) out(JSON.stringify(list, null, 2));

@@ -56,7 +56,7 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   });
 
   let server: Server | undefined;
-  if (settings.listen !== 'none') server = await startStatusServer(settings.listen, status, metrics, deps.engine);
+  if (settings.listen !== 'none') server = await startStatusServer(settings.listen, status, metrics, deps.engine, settings.instance);
   const watchers = watchDirs(settings.manifests, settings.vhostDir, {
     manifest: (f) => controller.manifestChanged(f),
     vhost: (f) => controller.vhostChanged(f),

@@ -3,12 +3,13 @@ import type { Engine } from '../adapters/docker/engine.js';
 import type { Metrics } from './metrics.js';
 import type { StatusStore } from './model.js';
 import { renderPage } from './page.js';
+import { INSTANCE_HEADER } from './status.js';
 
 /**
  * The daemon's HTTP server: /healthz, /status (JSON), /events (JSON),
  * /metrics (Prometheus text) and / (the status page). Read-only.
  */
-export async function startStatusServer(listen: string, status: StatusStore, metrics: Metrics, engine: Engine): Promise<Server> {
+export async function startStatusServer(listen: string, status: StatusStore, metrics: Metrics, engine: Engine, instance: string): Promise<Server> {
   const [host, portText] = splitListen(listen);
   let restartCountsAt = 0;
   // Restart counts need an inspect per container: only for people looking, at most every 5 s.
@@ -25,7 +26,7 @@ export async function startStatusServer(listen: string, status: StatusStore, met
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const send = (code: number, type: string, body: string) => {
-      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', [INSTANCE_HEADER]: instance });
       res.end(body);
     };
     void (async () => {

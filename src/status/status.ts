@@ -29,9 +29,8 @@ export function appUrl(d: Pick<DesiredApp, 'fqdn'>, vhostPort: number): string {
  * the last errors), else computed from the Engine and the files.
  */
 export async function collectStatus(settings: Settings, format: 'text' | 'json', wire: () => PassDeps): Promise<StatusReport | string> {
-  const fromDaemon = await askDaemon(settings.listen, '/status');
-  if (fromDaemon) {
-    const body = fromDaemon as StatusDocument;
+  const body = (await askDaemon(settings, '/status')) as StatusDocument | undefined;
+  if (body) {
     if (format === 'json') return JSON.stringify(body, null, 2);
     if (Array.isArray(body.apps)) return { rows: body.apps.map(rowOf), problems: body.problems ?? [] };
   }
@@ -143,12 +142,21 @@ export function formatStatusTable(rows: StatusRow[]): string {
   return [line(head), ...body.map(line)].join('\n');
 }
 
-/** GETs a path from the daemon's status server; undefined when none answers. */
-export async function askDaemon(listen: string, pathname: string): Promise<unknown> {
-  if (listen === 'none') return undefined;
+/** The response header that names the daemon's --instance. */
+export const INSTANCE_HEADER = 'x-hdactl-instance';
+
+/**
+ * GETs a path from the daemon on --listen, as JSON; undefined when none
+ * answers, or when the one that does manages another instance (a demo
+ * checkout beside a real install, say): its apps are not these.
+ */
+export async function askDaemon(settings: Pick<Settings, 'listen' | 'instance'>, pathname: string): Promise<unknown> {
+  if (settings.listen === 'none') return undefined;
   try {
-    const res = await fetch(`http://${listen}${pathname}`, { signal: AbortSignal.timeout(1500) });
+    const res = await fetch(`http://${settings.listen}${pathname}`, { signal: AbortSignal.timeout(1500) });
     if (!res.ok) return undefined;
+    const instance = res.headers.get(INSTANCE_HEADER);
+    if (instance !== null && instance !== settings.instance) return undefined;
     return await res.json();
   } catch {
     return undefined;

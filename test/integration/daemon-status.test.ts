@@ -224,6 +224,17 @@ describe('what hdactl run reports while it works', () => {
     // The app whose pulls fail shows the daemon's last error.
     expect(text.stdout).toMatch(new RegExp(`^${failing}\\s+missing .*${MISSING_IMAGE.replace(/[./]/g, '\\$&')}`, 'm'));
 
+    // A daemon of another instance on that address is not asked: its apps are not these.
+    const other = await hdactlWith(w, d.listen, ['status'], ['--instance', `${w.prefix}other`]);
+    expect(other.code).toBe(0);
+    // Computed by this process: under that instance the daemon's container is a foreign one,
+    // and the daemon's last pull error is not known.
+    expect(other.stdout).toMatch(new RegExp(`^${app}\\s+missing .*a container named ${app} exists that hdactl does not own`, 'm'));
+    expect(other.stdout).toMatch(new RegExp(`^${failing}\\s+missing .*\\s-\\n`, 'm'));
+    const otherEvents = await hdactlWith(w, d.listen, ['events'], ['--instance', `${w.prefix}other`]);
+    expect(otherEvents.code).toBe(1);
+    expect(otherEvents.stderr).toContain(`no hdactl run of instance ${w.prefix}other answers on ${d.listen}`);
+
     const events = await hdactlWith(w, d.listen, ['events']);
     expect(events.code).toBe(0);
     expect(events.stdout).toMatch(new RegExp(`^\\S+Z  ${app}  created: `, 'm'));

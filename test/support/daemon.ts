@@ -163,9 +163,9 @@ const run = promisify(execFile);
  * `w.flags`, so that it wins over their `--listen none` (`w.hdactl` puts the
  * world's flags last).
  */
-export async function hdactlWith(w: World, listen: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function hdactlWith(w: World, listen: string, args: string[], overrides: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run('node', [CLI, ...args, ...w.flags, '--listen', listen], { cwd: w.dir, timeout: 60_000 });
+    const r = await run('node', [CLI, ...args, ...w.flags, '--listen', listen, ...overrides], { cwd: w.dir, timeout: 60_000 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
