@@ -15,6 +15,10 @@ if [ ! -f hdactl.yaml ]; then
   else
     printf '# Written by npm start for the demo: no Apache here, vhost files only.\napachectl: none\n' > hdactl.yaml
   fi
+  # On a machine where hdactl already runs, its apps (instance default) are
+  # not in this checkout's manifests/: under the same instance the demo's
+  # apply would take them for deleted apps and remove them.
+  printf '# Its own instance, so the demo never touches the apps of another hdactl on this Engine.\ninstance: demo\n' >> hdactl.yaml
 elif grep -q '^apachectl: /usr/sbin/apache2 -f' hdactl.yaml; then
   bash scripts/apache-up.sh .hdactl/apache .hdactl/vhosts "$(sed -n 's/^vhostPort: //p' hdactl.yaml)" >/dev/null
 fi
@@ -22,8 +26,14 @@ node dist/cli/main.js apply
 echo
 node dist/cli/main.js status
 port_in_use="$(sed -n 's/^vhostPort: //p' hdactl.yaml)"
+# The demo's web port is 35000 + its id, unless a program already held that port.
+host_port="$(node dist/cli/main.js status -o json | node -e '
+  let t = ""; process.stdin.on("data", (c) => (t += c)).on("end", () => {
+    const doc = JSON.parse(t); const apps = Array.isArray(doc) ? doc : doc.apps;
+    process.stdout.write(String(apps.find((a) => a.app === "demo")?.hostPort ?? ""));
+  });')"
 echo
-echo "The demo app answers on its host port:  curl http://127.0.0.1:35001/"
+echo "The demo app answers on its host port:  curl http://127.0.0.1:${host_port:-35001}/"
 if [ -n "$port_in_use" ]; then
   echo "and through Apache as demo.hda.local:   curl -H 'Host: demo.hda.local' http://127.0.0.1:$port_in_use/"
 fi
