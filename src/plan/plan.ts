@@ -47,6 +47,20 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
   const prune: Action[] = leftovers.map((c) => ({ type: 'remove', container: c, reason: `leftover container ${c.name} from an interrupted recreate` }));
   const vhost = observed.vhosts.get(app);
 
+  if (!desired && primary && !installed) {
+    // Never installed from this state directory: another hdactl with the same
+    // --instance (and its own --state-dir) runs it, or this state file was
+    // lost. Either way a missing manifest here is no reason to remove it.
+    return {
+      app,
+      actions: [],
+      blocked:
+        'it runs with this instance\'s label but this state file never installed it, so it is left running: ' +
+        'give each hdactl on this Engine its own --instance, or, if the state file was lost, add its manifest back or remove it with docker rm -f ' +
+        app,
+    };
+  }
+
   if (!desired) {
     const actions: Action[] = [];
     if (vhost) actions.push({ type: 'vhost-remove', reason: 'manifest deleted' });

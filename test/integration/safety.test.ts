@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, isGone, pageWith } from '../support/engine.js';
+import { hdactlWith } from '../support/daemon.js';
 import { createWorld, docker, webApp, type World } from '../support/world.js';
 
 describe('what hdactl leaves alone', () => {
@@ -125,6 +126,38 @@ describe('what hdactl leaves alone', () => {
       expect(c.State.Running).toBe(true);
       expect(c.RestartCount).toBe(0);
     }
+  });
+
+  it('two hdactl configs that share an instance leave each other\'s apps running', async () => {
+    // Say a demo checkout run with the real install's --instance: its own
+    // manifests, state and vhosts, the same containers' label.
+    w = await createWorld();
+    const home = `${w.prefix}home`;
+    await w.writeManifest('home.yaml', webApp(home, 'family photos'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = await inspect(home);
+
+    const other = path.join(w.dir, 'other');
+    await mkdir(path.join(other, 'manifests'), { recursive: true });
+    const demo = `${w.prefix}demo`;
+    await writeFile(path.join(other, 'manifests', 'demo.yaml'), webApp(demo, 'demo'));
+    const otherFlags = ['--manifests', path.join(other, 'manifests'), '--state-dir', path.join(other, 'state'), '--vhost-dir', path.join(other, 'vhosts')];
+    const why = (app: string) =>
+      `it runs with this instance's label but this state file never installed it, so it is left running: give each hdactl on this Engine its own --instance, or, if the state file was lost, add its manifest back or remove it with docker rm -f ${app}`;
+    const second = await hdactlWith(w, 'none', ['apply'], otherFlags);
+    expect(second.stdout).toContain(`${home} skipped: ${why(home)}`);
+    expect(second.stdout).toMatch(new RegExp(`^${demo} created: .*web on 127\\.0\\.0\\.1:${w.portBase + 2} `, 'm'));
+    expect(second.code).toBe(1);
+
+    // And the first config, run again, leaves the demo alone in turn.
+    const first = await w.hdactl(['apply']);
+    expect(first.stdout).toContain(`${demo} skipped: ${why(demo)}`);
+    expect(first.stdout).toContain(`${home} unchanged`);
+    const now = await inspect(home);
+    expect(now.Id).toBe(before.Id);
+    expect(now.State.StartedAt).toBe(before.State.StartedAt);
+    await pageWith(w.portBase + 1, 'family photos');
+    expect((await inspect(demo)).State.Running).toBe(true);
   });
 
   it('a manifests directory that defines no apps (an unmounted disk) removes nothing, until apply --allow-empty', async () => {

@@ -75,6 +75,13 @@ const ONE_CHANGE = [
     lines: ['- vhost oldapp: manifest deleted', '- remove oldapp: manifest deleted'],
   },
   {
+    situation: 'a container this state file never installed is left running when no manifest names it',
+    fixture: 'not-installed',
+    lines: [
+      "! oldapp: left as it is: it runs with this instance's label but this state file never installed it, so it is left running: give each hdactl on this Engine its own --instance, or, if the state file was lost, add its manifest back or remove it with docker rm -f oldapp",
+    ],
+  },
+  {
     situation: 'an app with an invalid manifest is left as it runs, container and edited vhost included',
     fixture: 'frozen',
     lines: ['! nextcloud: left as it is: its manifest is invalid, so it is left as it runs: nextcloud.yaml:4:1: unknown field "imgae"'],
