@@ -150,9 +150,37 @@ function markdown(rows) {
   return lines.join('\n');
 }
 
+const SCENARIOS = ['converge', 'noop', 'planCalls', 'change', 'limits', 'footprint', 'reaction'];
+
+const USAGE = `usage: node bench/run.mjs [--quick] [--reps N] [--only LIST] [--out FILE] [--keep]
+  --quick      few apps, one run each: a smoke test
+  --reps N     runs per scenario
+  --only LIST  some scenarios, comma-separated: ${SCENARIOS.join(' ')}
+  --out FILE   where the JSON goes (default bench/results/latest.json)
+  --keep       keep the temp dir (manifests, daemon logs) afterwards
+Run npm run build first: the suite measures dist/.`;
+
+function options() {
+  try {
+    return parseArgs({ options: { quick: { type: 'boolean', default: false }, reps: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean', default: false }, only: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }).values;
+  } catch (err) {
+    process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
+
 async function main() {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, reps: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean', default: false }, only: { type: 'string' } } });
+  const values = options();
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   const only = values.only ? new Set(values.only.split(',')) : undefined;
+  const unknown = [...(only ?? [])].filter((k) => !SCENARIOS.includes(k));
+  if (unknown.length) {
+    process.stderr.write(`bench: no scenario ${unknown.join(', ')}\n${USAGE}\n`);
+    return 2;
+  }
   if (only && [...only].some((k) => k !== 'converge')) only.add('setup');
   const quick = values.quick;
   const { sizes, reps } = config(quick, values.reps);
