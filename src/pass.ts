@@ -77,10 +77,12 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
     // still defines: `app: Hydra` is a typo for hydra, not a rename that removes it.
     if (r.problems.length > 0 && !(doc.appName && isAppName(doc.appName))) loaded.brokenFiles.add(doc.file);
   }
+  // Only a new app is given a port, and its port is for life: it must not be one a program holds.
+  // Read while the Engine answers, whenever the state file does not know an app.
+  const listening = valid.some((v) => !state.apps[v.manifest.app]) ? listeningTcpPorts() : undefined;
   const knownIds = new Map(await observedIds);
   for (const [app, rec] of Object.entries(state.apps)) knownIds.set(app, rec.id);
-  // Only a new app is given a port, and its port is for life: it must not be one a program holds.
-  const busyPorts = valid.some((v) => !knownIds.has(v.manifest.app)) ? await listeningTcpPorts() : undefined;
+  const busyPorts = listening && valid.some((v) => !knownIds.has(v.manifest.app)) ? await listening : undefined;
   const model = buildDesired(valid, {
     domain: settings.domain,
     portBase: settings.portBase,
