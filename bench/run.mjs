@@ -54,7 +54,7 @@ function config(quick, repsOverride) {
   return c;
 }
 
-/** Host port bases, above the kernel's ephemeral range and the tests' 40000-59999. */
+/** Host port bases, above the kernel's ephemeral range (32768-60999), whose ports outgoing connections hold, and the tests' 10000-29999. */
 const PORTS = {
   worldHdactl: 61000, // + up to 200 apps, then the reaction apps
   worldCompose: 61500,

@@ -48,9 +48,11 @@ export async function createWorld(extraFlags: string[] = []): Promise<World> {
   const dir = await mkdtemp(path.join(tmpdir(), `hdactl-${id}-`));
   const manifests = path.join(dir, 'manifests');
   await mkdir(manifests);
-  // 40000-59999 in blocks of 100 per world, spread by pid so parallel runs differ too.
+  // 10000-29999 in blocks of 100 per world, spread by pid so parallel runs differ too:
+  // below the kernel's ephemeral range (32768-60999), whose ports an outgoing
+  // connection (a poll, a proxied request) can hold just when a container is published.
   const block = (process.pid * 7 + portCursor++) % 200;
-  const portBase = 40000 + block * 100;
+  const portBase = 10000 + block * 100;
   const instance = `test-${id}`;
   const w: World = {
     id,
