@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Engine } from '../adapters/docker/engine.js';
 import { EngineError, isMissingImage } from '../adapters/docker/errors.js';
 import type { WebServerControl } from '../adapters/apache/control.js';
+import { ephemeralPortRange, listeningTcpPorts } from '../adapters/host/ports.js';
 import type { StateStore } from '../adapters/state/store.js';
 import type { VhostStore } from '../adapters/vhost/store.js';
 import type { DesiredApp } from '../desired/model.js';
@@ -94,7 +95,10 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
     }
   } catch (err) {
     const transient = err instanceof EngineError ? err.transient : false;
-    const message = withPortHint((err as Error).message, a.desired);
+    const raw = (err as Error).message;
+    // Only a port-in-use error asks who listens: the hint differs when nothing does.
+    const host = PORT_IN_USE.test(raw) ? { listening: await listeningTcpPorts(), ephemeral: await ephemeralPortRange() } : undefined;
+    const message = withPortHint(raw, a.desired, host);
     // An EngineError's message already says what failed and what to do; its stack is noise in the log.
     const logged = err instanceof EngineError ? { type: err.name, message, statusCode: err.statusCode } : err;
     log[deps.outcomesShown ? 'debug' : 'error']({ err: logged, steps, transient }, 'failed');
@@ -107,16 +111,41 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
 }
 
 /**
- * The Engine's words for a host port that something else holds name neither
- * the app's manifest nor a fix: "listen tcp4 127.0.0.1:8080: bind: address
- * already in use" (a program outside Docker) and "Bind for 0.0.0.0:8080
- * failed: port is already allocated" (another container). Adds both.
+ * The Engine's words for a host port that something else holds: "listen
+ * tcp4 127.0.0.1:8080: bind: address already in use" (a socket outside
+ * Docker) and "Bind for 0.0.0.0:8080 failed: port is already allocated"
+ * (another container).
  */
-export function withPortHint(message: string, d: DesiredApp | undefined): string {
-  const m = /listen (?:tcp|udp)[46]? \S*:(\d+): bind: address already in use|Bind for \S*:(\d+) failed: port is already allocated/.exec(message);
+const PORT_IN_USE = /listen (?:tcp|udp)[46]? \S*:(\d+): bind: address already in use|Bind for \S*:(\d+) failed: port is already allocated/;
+
+/** What the host says about its ports when one was in use (see `withPortHint`). */
+export interface HostPorts {
+  listening: ReadonlySet<number>;
+  /** The kernel's ephemeral port range, lent to outgoing connections. */
+  ephemeral?: { from: number; to: number };
+}
+
+/**
+ * Adds to the Engine's port-in-use error the manifest to change and what to
+ * do, which the Engine's words name neither of. When nothing listens on the
+ * port (`host` says so), an outgoing connection holds it: the kernel lends
+ * ports of its ephemeral range, which holds Amahi's 35000 + id, to
+ * outgoing connections, and such a port is free again once the connection
+ * is over (TIME_WAIT holds it up to a minute after its own side closed), so
+ * the fix is a retry, and a reservation for good.
+ */
+export function withPortHint(message: string, d: DesiredApp | undefined, host?: HostPorts): string {
+  const m = PORT_IN_USE.exec(message);
   if (!m || !d) return message;
   const port = Number(m[1] ?? m[2]);
-  const fix = d.web?.hostPort === port
+  const isWeb = d.web?.hostPort === port;
+  if (m[1] !== undefined && host && !host.listening.has(port)) {
+    const lent = host.ephemeral ? `the kernel lends ports ${host.ephemeral.from}-${host.ephemeral.to} to outgoing connections` : 'the kernel lends ports to outgoing connections';
+    const base = d.web ? d.web.hostPort - d.id : undefined;
+    const reserve = isWeb && base !== undefined ? `${base + 1}-${base + 999}` : String(port);
+    return `${message}. Nothing listens on host port ${port}, so an outgoing connection holds it (${lent}), and the port is free again once that connection is over (up to a minute after it closes): hdactl run tries again, and after hdactl apply, apply again. To keep the kernel off ${isWeb ? 'the apps\' web ports' : 'this port'} for good: sysctl -w net.ipv4.ip_local_reserved_ports=${reserve}, and the same setting in /etc/sysctl.d/`;
+  }
+  const fix = isWeb
     ? `it is ${d.app}'s web port (portBase + id ${d.id}), so stop what listens there`
     : `stop what listens there, or choose another host port in ports: of ${d.source.file}:${d.source.line}`;
   return `${message}. Host port ${port} is taken by another program or container: ${fix}`;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, isGone, pageWith } from '../support/engine.js';
@@ -140,6 +140,36 @@ describe('hdactl apply', () => {
     const retry = await w.hdactl(['apply']);
     expect(retry.stdout).toMatch(new RegExp(`^${app} recreated: `));
     await pageWith(w.portBase + 1, 'new');
+  });
+
+  it('a host port that an outgoing connection holds fails the start with "apply again", and the next apply, once it is closed, starts the app', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}lent`;
+    // A connection whose local port the kernel chose: nothing listens on that port, yet the Engine cannot publish it.
+    const accepted: Socket[] = [];
+    const peer = createServer((s) => accepted.push(s)).listen(0, '127.0.0.1');
+    await once(peer, 'listening');
+    const client = connect((peer.address() as AddressInfo).port, '127.0.0.1');
+    await once(client, 'connect');
+    const lent = client.localPort!;
+    try {
+      await w.writeManifest('lent.yaml', webApp(app, 'lent', { extra: `ports: ["127.0.0.1:${lent}:8080"]\n` }));
+      const r = await w.hdactl(['apply']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`^${app} failed: start container: .*${lent}: bind: address already in use`, 'm'));
+      expect(r.stdout).toContain(`Nothing listens on host port ${lent}, so an outgoing connection holds it (the kernel lends ports `);
+      expect(r.stdout).toContain(`after hdactl apply, apply again. To keep the kernel off this port for good: sysctl -w net.ipv4.ip_local_reserved_ports=${lent}`);
+    } finally {
+      // The peer ends it: a port whose own side closes first stays held a minute (TIME_WAIT).
+      const closed = once(client, 'close');
+      for (const s of accepted) s.destroy();
+      await closed;
+      peer.close();
+    }
+    const retry = await w.hdactl(['apply']);
+    expect(retry.stdout).toMatch(new RegExp(`^${app} started: `, 'm'));
+    expect(retry.code).toBe(0);
+    await pageWith(w.portBase + 1, 'lent');
   });
 
   it('keeps every app\'s id and host port across runs, even when the state file is lost', async () => {

@@ -23,3 +23,14 @@ export async function listeningTcpPorts(procNet = '/proc/net'): Promise<Set<numb
   }
   return ports;
 }
+
+/**
+ * The range the kernel picks outgoing connections' local ports from
+ * (/proc/sys/net/ipv4/ip_local_port_range; Linux's default is 32768-60999).
+ * Undefined where it cannot be read.
+ */
+export async function ephemeralPortRange(file = '/proc/sys/net/ipv4/ip_local_port_range'): Promise<{ from: number; to: number } | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const [from, to] = text.trim().split(/\s+/).map(Number);
+  return Number.isInteger(from) && Number.isInteger(to) ? { from: from!, to: to! } : undefined;
+}
