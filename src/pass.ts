@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Engine } from './adapters/docker/engine.js';
 import type { WebServerControl } from './adapters/apache/control.js';
-import { listeningTcpPorts } from './adapters/host/ports.js';
+import { hostTcpPorts } from './adapters/host/ports.js';
 import type { State, StateStore } from './adapters/state/store.js';
 import type { VhostStore } from './adapters/vhost/store.js';
 import type { Settings } from './config/settings.js';
@@ -77,12 +77,12 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
     // still defines: `app: Hydra` is a typo for hydra, not a rename that removes it.
     if (r.problems.length > 0 && !(doc.appName && isAppName(doc.appName))) loaded.brokenFiles.add(doc.file);
   }
-  // Only a new app is given a port, and its port is for life: it must not be one a program holds.
+  // Only a new app is given a port, and its port is for life: it must not be one a socket holds.
   // Read while the Engine answers, whenever the state file does not know an app.
-  const listening = valid.some((v) => !state.apps[v.manifest.app]) ? listeningTcpPorts() : undefined;
+  const held = valid.some((v) => !state.apps[v.manifest.app]) ? hostTcpPorts() : undefined;
   const knownIds = new Map(await observedIds);
   for (const [app, rec] of Object.entries(state.apps)) knownIds.set(app, rec.id);
-  const busyPorts = listening && valid.some((v) => !knownIds.has(v.manifest.app)) ? await listening : undefined;
+  const busyPorts = held && valid.some((v) => !knownIds.has(v.manifest.app)) ? (await held).held : undefined;
   const model = buildDesired(valid, {
     domain: settings.domain,
     portBase: settings.portBase,

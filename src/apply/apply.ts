@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Engine } from '../adapters/docker/engine.js';
 import { EngineError, isMissingImage } from '../adapters/docker/errors.js';
 import type { WebServerControl } from '../adapters/apache/control.js';
-import { ephemeralPortRange, listeningTcpPorts } from '../adapters/host/ports.js';
+import { ephemeralPortRange, hostTcpPorts } from '../adapters/host/ports.js';
 import type { StateStore } from '../adapters/state/store.js';
 import type { VhostStore } from '../adapters/vhost/store.js';
 import type { DesiredApp } from '../desired/model.js';
@@ -97,7 +97,7 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
     const transient = err instanceof EngineError ? err.transient : false;
     const raw = (err as Error).message;
     // Only a port-in-use error asks who listens: the hint differs when nothing does.
-    const host = PORT_IN_USE.test(raw) ? { listening: await listeningTcpPorts(), ephemeral: await ephemeralPortRange() } : undefined;
+    const host = PORT_IN_USE.test(raw) ? { listening: (await hostTcpPorts()).listening, ephemeral: await ephemeralPortRange() } : undefined;
     const message = withPortHint(raw, a.desired, host);
     // An EngineError's message already says what failed and what to do; its stack is noise in the log.
     const logged = err instanceof EngineError ? { type: err.name, message, statusCode: err.statusCode } : err;

@@ -77,7 +77,7 @@ export interface DesiredContext {
   templates: Templates;
   /** Ids already given to apps (state file and container labels). */
   knownIds: ReadonlyMap<string, number>;
-  /** TCP ports a program on the host already listens on: a new app's web port avoids them. */
+  /** TCP ports a socket on the host holds (a listener, a connection's local port): a new app's web port avoids them. */
   busyPorts?: ReadonlySet<number>;
 }
 

@@ -228,6 +228,26 @@ describe('hdactl apply', () => {
     await pageWith(w.portBase + 2, 'still there');
   });
 
+  it('a new app is not given a web port that a connection\'s local end holds either', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}sidestep`;
+    const peer = createServer().listen(0, '127.0.0.1');
+    await once(peer, 'listening');
+    // A connection out of what would be the app's port (portBase + 1), as an outgoing connection's ephemeral port would be.
+    const client = connect({ port: (peer.address() as AddressInfo).port, host: '127.0.0.1', localAddress: '127.0.0.1', localPort: w.portBase + 1 });
+    await once(client, 'connect');
+    try {
+      await w.writeManifest('sidestep.yaml', webApp(app, 'sidestepped'));
+      const r = await w.hdactl(['apply']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`${app} created: image ${TEST_IMAGE}, web on 127.0.0.1:${w.portBase + 2} (new app)`);
+      await pageWith(w.portBase + 2, 'sidestepped');
+    } finally {
+      client.destroy();
+      peer.close();
+    }
+  });
+
   it('state: stopped stops the app, state: running starts it again, and a container stopped or paused by hand runs again', async () => {
     w = await createWorld();
     const app = `${w.prefix}toggle`;

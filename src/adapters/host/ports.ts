@@ -3,22 +3,36 @@ import { readFile } from 'node:fs/promises';
 /** The socket state /proc/net/tcp{,6} calls TCP_LISTEN. */
 const LISTEN = '0A';
 
+/** TCP ports that sockets on this host hold (any address), by kind. */
+export interface HostTcpPorts {
+  /** Ports something listens on. */
+  listening: Set<number>;
+  /**
+   * Ports any socket holds: listening, or the local port of a connection
+   * (outgoing connections' ports come from the kernel's ephemeral range,
+   * and a closed one's stays held in TIME_WAIT for up to a minute).
+   */
+  held: Set<number>;
+}
+
 /**
- * TCP ports something on this host listens on (any address), from
- * /proc/net/tcp and /proc/net/tcp6, so that a new app is not given a web
- * port another program holds: its id, and so its port, is for life.
- * Empty where /proc cannot be read (not Linux): the Engine then reports a
- * port in use at start, as before.
+ * The TCP ports sockets on this host hold, from /proc/net/tcp and
+ * /proc/net/tcp6: a new app is not given a web port another socket holds,
+ * since its id, and so its port, is for life, and the Engine cannot publish
+ * a held port. Empty where /proc cannot be read (not Linux): the Engine then
+ * reports a port in use at start, as before.
  */
-export async function listeningTcpPorts(procNet = '/proc/net'): Promise<Set<number>> {
-  const ports = new Set<number>();
+export async function hostTcpPorts(procNet = '/proc/net'): Promise<HostTcpPorts> {
+  const ports: HostTcpPorts = { listening: new Set(), held: new Set() };
   for (const file of ['tcp', 'tcp6']) {
     const text = await readFile(`${procNet}/${file}`, 'utf8').catch(() => '');
     for (const line of text.split('\n').slice(1)) {
       const [, local, , state] = line.trim().split(/\s+/);
-      if (state !== LISTEN || !local) continue;
+      if (!local) continue;
       const port = Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16);
-      if (Number.isInteger(port)) ports.add(port);
+      if (!Number.isInteger(port)) continue;
+      ports.held.add(port);
+      if (state === LISTEN) ports.listening.add(port);
     }
   }
   return ports;
