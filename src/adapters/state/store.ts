@@ -1,6 +1,7 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Limits } from '../../desired/model.js';
+import { replaceFile } from '../host/files.js';
 
 /** What hdactl remembers about an app between runs. */
 export interface AppRecord {
@@ -20,10 +21,16 @@ export interface State {
   apps: Record<string, AppRecord>;
 }
 
-/** Reads and writes the state file; writes are atomic (temp file, then rename). */
+/**
+ * Reads and writes the state file. A write replaces the file durably (see
+ * replaceFile), and the changes that arrive while one is written go to disk
+ * together in the next, so fifty apps installed at once cost a few writes,
+ * not fifty one after another.
+ */
 export class StateStore {
   readonly file: string;
-  private writing: Promise<void> = Promise.resolve();
+  private pending: { change: (s: State) => void; done: (err?: unknown) => void }[] = [];
+  private flushing = false;
 
   constructor(readonly dir: string) {
     this.file = path.join(dir, 'state.json');
@@ -39,17 +46,28 @@ export class StateStore {
     }
   }
 
-  /** Applies `change` to the current state and writes it; calls are serialised. */
+  /** Applies `change` to the current state and writes it; resolves once it is on disk. */
   update(change: (s: State) => void): Promise<void> {
-    const next = this.writing.then(async () => {
-      const s = await this.read();
-      change(s);
-      await mkdir(this.dir, { recursive: true });
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      await writeFile(tmp, `${JSON.stringify(s, null, 2)}\n`);
-      await rename(tmp, this.file);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ change, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (!this.flushing) void this.flush();
     });
-    this.writing = next.catch(() => undefined);
-    return next;
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.pending.length) {
+      const batch = this.pending.splice(0);
+      try {
+        const s = await this.read();
+        for (const p of batch) p.change(s);
+        await mkdir(this.dir, { recursive: true });
+        await replaceFile(this.file, `${JSON.stringify(s, null, 2)}\n`, `${this.file}.${process.pid}.tmp`);
+        for (const p of batch) p.done();
+      } catch (err) {
+        for (const p of batch) p.done(err);
+      }
+    }
+    this.flushing = false;
   }
 }

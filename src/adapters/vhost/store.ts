@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { readVhostHeader } from '../../desired/vhost.js';
 import type { ObservedVhost } from '../../observe/types.js';
+import { replaceFile, syncDir } from '../host/files.js';
 
 /**
  * Where hdactl writes a vhost file before renaming it into place: a
@@ -23,7 +24,7 @@ export interface VhostStore {
   list(apps?: ReadonlySet<string>): Promise<{ managed: Map<string, ObservedVhost>; foreign: Set<string> }>;
   /** The file's content, or undefined when it does not exist. */
   read(app: string): Promise<string | undefined>;
-  /** Writes atomically: a temp file in VHOST_TEMP_DIR, then rename. */
+  /** Writes atomically and durably: a temp file in VHOST_TEMP_DIR, flushed, then renamed. */
   write(app: string, content: string): Promise<void>;
   remove(app: string): Promise<void>;
   /**
@@ -86,12 +87,16 @@ export class FileVhostStore implements VhostStore {
     const tmpDir = path.join(this.dir, VHOST_TEMP_DIR);
     await mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, `${app}.conf.${process.pid}.tmp`);
-    await writeFile(tmp, content);
-    await this.leaving(app, content, () => rename(tmp, this.fileOf(app)));
+    await this.leaving(app, content, () => replaceFile(this.fileOf(app), content, tmp));
   }
 
   async remove(app: string): Promise<void> {
-    await this.leaving(app, null, () => rm(this.fileOf(app), { force: true }));
+    await this.leaving(app, null, async () => {
+      await rm(this.fileOf(app), { force: true });
+      await syncDir(this.dir).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err; // no directory: nothing was removed
+      });
+    });
   }
 
   /**
