@@ -74,20 +74,28 @@ const DEFAULTS = {
 export function resolveSettings(flags: Partial<Record<string, string>>, env: NodeJS.ProcessEnv, cwd: string, defaultApachectl: string): Settings {
   const configFile = flags.config ? path.resolve(cwd, flags.config) : path.join(cwd, 'hdactl.yaml');
   const file = readConfig(configFile, Boolean(flags.config));
-  const get = (flag: keyof typeof SETTING_FLAGS): string | undefined => {
+  /** The setting's value, and the directory a relative path in it is relative to. */
+  const lookup = (flag: keyof typeof SETTING_FLAGS): { value: string | undefined; base: string } => {
     const key = SETTING_FLAGS[flag];
-    const envName = `HDACTL_${flag.toUpperCase().replace(/-/g, '_')}`;
+    const given = flags[flag] ?? env[`HDACTL_${flag.toUpperCase().replace(/-/g, '_')}`];
+    if (given !== undefined) return { value: given, base: cwd };
     const fromFile = file?.[key as keyof HdactlConfig];
-    return flags[flag] ?? env[envName] ?? (fromFile === undefined ? undefined : String(fromFile)) ?? (DEFAULTS as Record<string, string>)[key];
+    // As in Compose files: a path in the settings file is relative to that file.
+    if (fromFile !== undefined) return { value: String(fromFile), base: path.dirname(configFile) };
+    return { value: (DEFAULTS as Record<string, string>)[key], base: cwd };
   };
-  const abs = (p: string) => path.resolve(cwd, p);
+  const get = (flag: keyof typeof SETTING_FLAGS): string | undefined => lookup(flag).value;
+  const abs = (flag: keyof typeof SETTING_FLAGS): string => {
+    const { value, base } = lookup(flag);
+    return path.resolve(base, value!);
+  };
   const int = (flag: keyof typeof SETTING_FLAGS, min: number, max: number): number => {
     const v = get(flag)!;
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} ${v} is not a whole number from ${min} to ${max}`);
     return n;
   };
-  const templates = get('templates');
+  const templates = get('templates') ? abs('templates') : undefined;
   const duration = (flag: 'resync' | 'engine-timeout'): number => {
     const v = get(flag)!;
     let ms: number;
@@ -100,17 +108,17 @@ export function resolveSettings(flags: Partial<Record<string, string>>, env: Nod
     return ms;
   };
   return {
-    manifests: abs(get('manifests')!),
-    dataRoot: abs(get('data-root')!),
-    stateDir: abs(get('state-dir')!),
+    manifests: abs('manifests'),
+    dataRoot: abs('data-root'),
+    stateDir: abs('state-dir'),
     domain: get('domain')!,
     portBase: int('port-base', 1, 65000),
     instance: get('instance')!,
     concurrency: int('concurrency', 1, 64),
-    vhostDir: abs(get('vhost-dir')!),
+    vhostDir: abs('vhost-dir'),
     apachectl: get('apachectl') ?? defaultApachectl,
     vhostPort: int('vhost-port', 1, 65535),
-    ...(templates ? { templates: abs(templates) } : {}),
+    ...(templates ? { templates } : {}),
     listen: get('listen')!,
     resyncMs: duration('resync'),
     engineTimeoutMs: duration('engine-timeout'),

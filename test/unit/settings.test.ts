@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -86,6 +86,20 @@ describe('where a setting comes from', () => {
     expect(s.manifests).toBe(path.join(cwd, 'apps'));
     expect(s.stateDir).toBe('/var/lib/hdactl');
     expect(s.configFile).toBe(path.join(cwd, 'hdactl.yaml'));
+  });
+
+  it("relative paths in a --config file elsewhere are resolved against that file's directory; flags' and defaults' against the working directory", async () => {
+    await mkdir(path.join(cwd, 'etc'));
+    await config('manifests: ./apps\nvhostDir: vhosts\ntemplates: ../tpl\n', 'etc/hdactl.yaml');
+    const s = resolve({ config: 'etc/hdactl.yaml', 'data-root': 'data' }, { HDACTL_STATE_DIR: 'state' });
+    expect(s).toMatchObject({
+      manifests: path.join(cwd, 'etc', 'apps'),
+      vhostDir: path.join(cwd, 'etc', 'vhosts'),
+      templates: path.join(cwd, 'tpl'),
+      dataRoot: path.join(cwd, 'data'),
+      stateDir: path.join(cwd, 'state'),
+    });
+    expect(resolve({ config: 'etc/hdactl.yaml' }).stateDir).toBe(path.join(cwd, '.hdactl'));
   });
 
   it('the volume policy comes from hdactl.yaml', async () => {
