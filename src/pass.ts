@@ -195,6 +195,7 @@ export async function runPass(deps: PassDeps, only?: ReadonlySet<string> | ((p: 
     state: deps.state,
     instance: deps.settings.instance,
     dataRoot: deps.settings.dataRoot,
+    volumePolicy: { allow: deps.settings.volumeAllow },
     concurrency: deps.settings.concurrency,
     log: deps.log,
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),

@@ -8,11 +8,13 @@ import { ephemeralPortRange, hostTcpPorts } from '../adapters/host/ports.js';
 import type { StateStore } from '../adapters/state/store.js';
 import type { VhostStore } from '../adapters/vhost/store.js';
 import type { DesiredApp } from '../desired/model.js';
+import type { VolumePolicy } from '../desired/policy.js';
 import { asideName, LABEL, type ObservedContainer } from '../observe/types.js';
 import type { Action, AppPlan, Plan } from '../plan/actions.js';
 import { describeAction, formatAction } from '../plan/format.js';
 import type { AppResult, Outcome } from './outcome.js';
 import { ImmediateCommitter, type VhostCommitter, type VhostWrite } from './vhosts.js';
+import { prepareVolumes } from './volumes.js';
 
 /** What applying needs from the world. */
 export interface ApplyDeps {
@@ -22,6 +24,8 @@ export interface ApplyDeps {
   state: StateStore;
   instance: string;
   dataRoot: string;
+  /** Checked again on the disk, after symlinks, before a container is created or started. */
+  volumePolicy: VolumePolicy;
   concurrency: number;
   log: Logger;
   /** Pull progress, for a person watching `hdactl apply`. */
@@ -184,7 +188,7 @@ async function runStep(a: AppPlan, act: Action, deps: PassContext, log: Logger):
   switch (act.type) {
     case 'create': {
       // No old container waits on this one: create at once, and fetch the image only when the Engine lacks it.
-      await makeDataDirs(act.desired);
+      await prepareVolumes(act.desired, deps.dataRoot, deps.volumePolicy);
       const create = () => engine.createContainer({ name: a.app, spec: act.desired.spec, limits: act.desired.limits, labels: labelsFor(act.desired, deps.instance) });
       const t0 = Date.now();
       const id = await create().catch(async (err: unknown) => {
@@ -213,6 +217,8 @@ async function runStep(a: AppPlan, act: Action, deps: PassContext, log: Logger):
       });
       return;
     case 'start':
+      // The Engine resolves bind sources again at every start.
+      if (a.desired) await prepareVolumes(a.desired, deps.dataRoot, deps.volumePolicy);
       await engine.startContainer(act.container.id);
       return;
     case 'stop':
@@ -235,13 +241,8 @@ async function runStep(a: AppPlan, act: Action, deps: PassContext, log: Logger):
 
 /** Creates the app's data directories and makes sure its image is here. */
 async function prepare(d: DesiredApp, deps: PassContext, log: Logger): Promise<void> {
-  await makeDataDirs(d);
+  await prepareVolumes(d, deps.dataRoot, deps.volumePolicy);
   await ensureImage(d, deps, log);
-}
-
-/** Relative volume sources live under <dataRoot>/<app>/; they are created, never deleted. */
-async function makeDataDirs(d: DesiredApp): Promise<void> {
-  await Promise.all(d.spec.volumes.filter((v) => v.appData).map((v) => mkdir(v.source, { recursive: true })));
 }
 
 /** Pulls the app's image unless the Engine has it. */

@@ -11,8 +11,14 @@ const ALWAYS_ALLOWED = ['/etc/localtime', '/etc/timezone'];
 const DENIED_ROOTS = ['/etc', '/proc', '/sys', '/dev', '/root', '/boot'];
 const DOCKER_SOCKETS = ['/var/run/docker.sock', '/run/docker.sock'];
 
-function within(p: string, root: string): boolean {
+/** True when `p` is `root` or below it (both normalised, absolute). */
+export function within(p: string, root: string): boolean {
   return p === root || p.startsWith(root.endsWith('/') ? root : `${root}/`);
+}
+
+/** True for the few system files any app may mount (/etc/localtime). */
+export function alwaysAllowed(p: string): boolean {
+  return ALWAYS_ALLOWED.includes(path.posix.normalize(p).replace(/\/+$/, ''));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, isGone, pageWith } from '../support/engine.js';
@@ -205,5 +205,54 @@ describe('what hdactl leaves alone', () => {
     const r = await w.hdactl(['run', '--allow-empty']);
     expect(r.stderr).toBe('hdactl: --allow-empty is for plan and apply: run hdactl apply --allow-empty once to remove every app\n');
     expect(r.code).toBe(1);
+  });
+
+  it('a volume that leads through a symlink out of the app\'s data directory (one the app could make itself) is refused: nothing is created there, and the running container stays', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}notes`;
+    const outside = path.join(w.dir, 'outside');
+    await mkdir(outside);
+    await w.writeManifest('notes.yaml', webApp(app, 'v1', { extra: 'volumes: ["./config:/config", "./cache/tmp:/tmp/cache"]\n' }));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = await inspect(app);
+
+    // As the app could through a mount of ./ : its ./cache becomes a link to a directory outside.
+    await rm(path.join(w.dataRoot, app, 'cache'), { recursive: true });
+    await symlink(outside, path.join(w.dataRoot, app, 'cache'));
+    await w.writeManifest('notes.yaml', webApp(app, 'v2', { extra: 'volumes: ["./config:/config", "./cache/tmp:/tmp/cache"]\n' }));
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toContain(`${app} failed: volume source ${path.join(w.dataRoot, app, 'cache', 'tmp')} leads through a symlink to ${path.join(outside, 'tmp')}, outside the app's data directory ${path.join(w.dataRoot, app)}: replace the symlink with a directory`);
+    expect(r.code).toBe(1);
+    expect(existsSync(path.join(outside, 'tmp'))).toBe(false);
+    const after = await inspect(app);
+    expect(after.Id).toBe(before.Id);
+    expect(after.State.Running).toBe(true);
+    expect(after.State.StartedAt).toBe(before.State.StartedAt);
+
+    // Once the link is gone, hdactl makes the directory again and the change goes through.
+    await rm(path.join(w.dataRoot, app, 'cache'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    await pageWith(Number((await inspect(app)).HostConfig.PortBindings['80/tcp'][0].HostPort), 'v2');
+  });
+
+  it('an allowed host path may be a symlink to another disk, but not a link inside it to a system directory', async () => {
+    w = await createWorld();
+    const disk = path.join(w.dir, 'disk', 'media');
+    const media = path.join(w.dir, 'media');
+    await mkdir(disk, { recursive: true });
+    await symlink(disk, media);
+    await symlink('/etc', path.join(disk, 'etc'));
+    await writeFile(path.join(w.dir, 'hdactl.yaml'), `volumePolicy:\n  allow: [${media}]\n`);
+    const app = `${w.prefix}photos`;
+    await w.writeManifest('photos.yaml', webApp(app, 'photos', { extra: `volumes: ["${media}:/media:ro"]\n` }));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    expect((await inspect(app)).HostConfig.Binds).toEqual([`${media}:/media:ro`]);
+
+    const snoop = `${w.prefix}snoop`;
+    await w.writeManifest('snoop.yaml', webApp(snoop, 'snoop', { extra: `volumes: ["${media}/etc:/host-etc:ro"]\n` }));
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toContain(`${snoop} failed: volume source ${media}/etc leads through a symlink to /etc, and mounting /etc is never allowed (/etc is a system directory)`);
+    expect(r.code).toBe(1);
+    expect(await isGone(snoop)).toBe(true);
   });
 });
