@@ -67,9 +67,22 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
       case 'enum':
         message = `${field} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}, not ${describe(e.data)}`;
         break;
-      case 'anyOf':
+      case 'anyOf': {
+        // A mapping can only be meant for the branch that takes mappings: say what is wrong with it there.
+        const inBranch = isMapping(e.data)
+          ? errors.filter((x) => x !== e && (x.instancePath === e.instancePath || x.instancePath.startsWith(`${e.instancePath}/`)) && !(x.keyword === 'type' && x.instancePath === e.instancePath))
+          : [];
+        if (inBranch.length) {
+          for (const p of toProblems(doc, inBranch, schema)) {
+            const k = `${p.line}:${p.col}|${p.message}`;
+            if (!seen.has(k)) problems.push(p);
+            seen.add(k);
+          }
+          continue;
+        }
         message = `${field} ${describe(e.data)} is not valid: ${hint(e, schema)}`;
         break;
+      }
       default:
         message = `${field} ${describe(e.data)} is not valid (${e.message ?? e.keyword}): ${hint(e, schema)}`;
     }
@@ -94,6 +107,10 @@ function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);
 }
 
+function isMapping(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === null) return 'null';
@@ -106,7 +123,7 @@ function unescapePointer(s: string): string {
   return s.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
-/** The closest candidate within a small edit distance, for "did you mean" hints. */
+/** The closest candidate within a small edit distance, or the one the word abbreviates, for "did you mean" hints. */
 export function didYouMean(word: string, candidates: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
@@ -117,7 +134,10 @@ export function didYouMean(word: string, candidates: string[]): string | undefin
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3))) return best;
+  // An abbreviation (proto for protocol, mem for memory) that fits one field only.
+  const longer = word.length >= 3 ? candidates.filter((c) => c.toLowerCase().startsWith(word.toLowerCase())) : [];
+  return longer.length === 1 ? longer[0] : undefined;
 }
 
 /** Damerau-Levenshtein (optimal string alignment): a swap like imgae/image costs 1. */

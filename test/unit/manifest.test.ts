@@ -57,6 +57,15 @@ describe('a manifest problem names the file, line and column of the offending no
       lines: ['bad-port.yaml:7:5: app mqtt: ports.1 "9001-tcp" is not valid: extra published ports, in Compose short syntax [ADDRESS:]HOST:CONTAINER[/PROTOCOL] or as objects.'],
     },
     {
+      situation: 'a port object says which of its keys is wrong, with a did-you-mean, instead of rejecting the whole item',
+      file: 'port-object-typos.yaml',
+      lines: [
+        'port-object-typos.yaml:6:36: app mqtt: unknown field "proto": did you mean "protocol"?',
+        'port-object-typos.yaml:7:5: app mqtt: missing required field "container": add it',
+        'port-object-typos.yaml:8:15: app mqtt: ports.1.protocol must be one of tcp, udp, not "tpc"',
+      ],
+    },
+    {
       situation: 'a port number above 65535 is rejected at its list item',
       file: 'port-out-of-range.yaml',
       lines: ['port-out-of-range.yaml:7:5: app mqtt: port 70000 is not between 1 and 65535: choose a valid port number'],
