@@ -73,11 +73,7 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
           ? errors.filter((x) => x !== e && (x.instancePath === e.instancePath || x.instancePath.startsWith(`${e.instancePath}/`)) && !(x.keyword === 'type' && x.instancePath === e.instancePath))
           : [];
         if (inBranch.length) {
-          for (const p of toProblems(doc, inBranch, schema)) {
-            const k = `${p.line}:${p.col}|${p.message}`;
-            if (!seen.has(k)) problems.push(p);
-            seen.add(k);
-          }
+          problems.push(...toProblems(doc, inBranch, schema));
           continue;
         }
         message = `${field} ${describe(e.data)} is not valid: ${hint(e, schema)}`;

@@ -5,16 +5,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { replaceFile } from '../../src/adapters/host/files.js';
 import { StateStore } from '../../src/adapters/state/store.js';
 
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'hdactl-state-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
 describe('the state file (<stateDir>/state.json)', () => {
-  let dir: string;
-
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'hdactl-state-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
   it('keeps every one of many updates made at once, and leaves no temp file', async () => {
     const store = new StateStore(path.join(dir, 'state'));
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.update((s) => {
@@ -55,15 +55,6 @@ describe('the state file (<stateDir>/state.json)', () => {
 });
 
 describe('replaceFile', () => {
-  let dir: string;
-
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'hdactl-replace-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
   it('replaces the content and leaves no temp file', async () => {
     const file = path.join(dir, 'a.conf');
     await writeFile(file, 'old');
