@@ -111,24 +111,36 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
   }
   const candidates = docs.filter((d) => !frozen.has(d.manifest.app));
 
-  const hostOwner = new Map<string, ValidDoc>();
+  // A host name or host port claimed twice stays with an installed app (one
+  // with an id): a new manifest that reuses it is the one reported, and the
+  // running app keeps serving. Between two installed apps neither wins, so a
+  // slip in either file changes nothing; between two new ones, the first does.
+  const installed = (d: ValidDoc) => ctx.knownIds.has(d.manifest.app);
+  const claimants = [...candidates.filter(installed), ...candidates.filter((d) => !installed(d))];
+  const hostAt = (d: ValidDoc, i: number): (string | number)[] => (i === 0 ? (d.manifest.hostname ? ['hostname'] : ['app']) : ['aliases', i - 1]);
+  const where = (d: ValidDoc) => {
+    const at = d.doc.locate(['app']);
+    return `${at.file}:${at.line}`;
+  };
+  const bothInstalled = (a: ValidDoc, b: ValidDoc) => installed(a) && installed(b);
+  const hostOwner = new Map<string, { d: ValidDoc; at: (string | number)[] }>();
   const extraPorts = new Map<ValidDoc, PortBinding[]>();
-  for (const d of candidates) {
+  for (const d of claimants) {
     const m = d.manifest;
     for (const [i, name] of [m.hostname ?? m.app, ...(m.aliases ?? [])].entries()) {
       const fq = name.includes('.') ? name : `${name}.${ctx.domain}`;
       const owner = hostOwner.get(fq);
-      if (owner && owner !== d) {
-        const at = owner.doc.locate(['app']);
-        fail(d, i === 0 ? (m.hostname ? ['hostname'] : ['app']) : ['aliases', i - 1], `host name ${fq} is already used by app ${owner.manifest.app} (${at.file}:${at.line}): choose another hostname`);
-      } else hostOwner.set(fq, d);
+      if (owner && owner.d !== d) {
+        fail(d, hostAt(d, i), `host name ${fq} is already used by app ${owner.d.manifest.app} (${where(owner.d)}): choose another hostname`);
+        if (bothInstalled(owner.d, d)) fail(owner.d, owner.at, `host name ${fq} is also claimed by app ${m.app} (${where(d)}): both apps stay as they run until one of them gives it up`);
+      } else hostOwner.set(fq, { d, at: hostAt(d, i) });
     }
     extraPorts.set(d, (m.ports ?? []).map(parsePort));
   }
 
   // Host ports: extra ports first, so that web ports are allocated around them.
   const portOwner = new Map<string, { d: ValidDoc; at: (string | number)[] }>();
-  for (const d of candidates) {
+  for (const d of claimants) {
     extraPorts.get(d)!.forEach((p, i) => {
       // The schema's pattern allows any 1 to 5 digits; the Engine takes 1-65535 (host port 0 means "any").
       const outside = [p.hostPort, p.containerPort].find((n) => n < 1 || n > 65535);
@@ -140,6 +152,7 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
       const owner = portOwner.get(key);
       if (owner && owner.d !== d) {
         fail(d, ['ports', i], `host port ${p.hostPort}/${p.protocol} is already published by app ${owner.d.manifest.app}: choose another host port`);
+        if (bothInstalled(owner.d, d)) fail(owner.d, owner.at, `host port ${p.hostPort}/${p.protocol} is also published by app ${d.manifest.app} (${where(d)}): both apps stay as they run until one of them gives it up`);
       } else portOwner.set(key, { d, at: ['ports', i] });
     });
   }

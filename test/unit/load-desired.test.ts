@@ -142,6 +142,45 @@ describe('conflicts between apps', () => {
     expect(Object.keys(r.apps)).toEqual(['hydra']);
   });
 
+  it('a new app that takes an installed app\'s hostname is the one frozen, whichever file comes first', async () => {
+    const photos = 'app: photos\nkind: container\nimage: photoprism/photoprism:240915\nweb: 2342\n';
+    const r = await load(
+      { 'photos.yaml': photos, 'gallery.yaml': 'app: gallery\nkind: container\nimage: lychee:5\nweb: 80\nhostname: photos\n' },
+      { ids: { photos: 1 } },
+    );
+    expect(r.lines).toEqual(['gallery.yaml:5:11: app gallery: host name photos.hda.local is already used by app photos (photos.yaml:1): choose another hostname']);
+    expect(Object.keys(r.apps)).toEqual(['photos']);
+    expect(r.apps.photos!.vhost).toContain('ServerName photos.hda.local');
+  });
+
+  it('two installed apps claiming one hostname are both left as they run, each told about the other', async () => {
+    const r = await load(
+      {
+        'gallery.yaml': 'app: gallery\nkind: container\nimage: lychee:5\nweb: 80\nhostname: photos\n',
+        'photos.yaml': 'app: photos\nkind: container\nimage: photoprism/photoprism:240915\nweb: 2342\n',
+      },
+      { ids: { photos: 1, gallery: 2 } },
+    );
+    expect(r.lines).toEqual([
+      'gallery.yaml:5:11: app gallery: host name photos.hda.local is also claimed by app photos (photos.yaml:1): both apps stay as they run until one of them gives it up',
+      'photos.yaml:1:6: app photos: host name photos.hda.local is already used by app gallery (gallery.yaml:1): choose another hostname',
+    ]);
+    expect(Object.keys(r.apps)).toEqual([]);
+    expect(Object.keys(r.frozen).sort()).toEqual(['gallery', 'photos']);
+  });
+
+  it('a new app that publishes an installed app\'s extra port is the one frozen', async () => {
+    const r = await load(
+      {
+        'a.yaml': 'app: emqx\nkind: container\nimage: emqx:5\nports: ["1883:1883"]\n',
+        'b.yaml': 'app: mqtt\nkind: container\nimage: eclipse-mosquitto:2.0\nports: ["1883:1883"]\n',
+      },
+      { ids: { mqtt: 1 } },
+    );
+    expect(r.lines).toEqual(['a.yaml:4:9: app emqx: host port 1883/tcp is already published by app mqtt: choose another host port']);
+    expect(Object.keys(r.apps)).toEqual(['mqtt']);
+  });
+
   it('an alias that is another app\'s host name is rejected at the alias', async () => {
     const r = await load({
       'hydra.yaml': hydra,
