@@ -280,12 +280,36 @@ async function recreate(d: DesiredApp, old: ObservedContainer, deps: ApplyDeps):
     newId = await engine.createContainer({ name: d.app, spec: d.spec, limits: d.limits, labels: labelsFor(d, deps.instance) });
     if (d.state === 'running') await engine.startContainer(newId);
   } catch (err) {
-    if (newId) await engine.removeContainer(newId).catch(() => undefined);
-    await engine.renameContainer(old.id, d.app).catch(() => undefined);
-    if (wasUp) await engine.startContainer(old.id).catch(() => undefined);
+    if (!(await restore(d, old, aside, newId, wasUp, deps))) {
+      // The app is down until a pass puts it right: worth retrying, whatever the cause.
+      const why = `${(err as Error).message}; the old container could not get its name back, so it stays stopped as ${aside} until the next pass, which starts the app again`;
+      throw new EngineError(why, true, err instanceof EngineError ? err.statusCode : undefined);
+    }
     throw err;
   }
   await engine.removeContainer(old.id);
+}
+
+/**
+ * Puts the old container back under the app's name after a failed recreate,
+ * and starts it if it was running. False when its name stays taken: a create
+ * that timed out can still happen, late, so the new container is looked up by
+ * name and removed too (it is this instance's, and never ran). Under its aside
+ * name the old container is not started: it would hold the app's ports against
+ * the next pass, which removes it as a leftover once the new one runs.
+ */
+async function restore(d: DesiredApp, old: ObservedContainer, aside: string, newId: string | undefined, wasUp: boolean, deps: ApplyDeps): Promise<boolean> {
+  const { engine } = deps;
+  const rename = () => engine.renameContainer(old.id, d.app).then(() => true, () => false);
+  if (newId) await engine.removeContainer(newId).catch(() => undefined);
+  let back = await rename();
+  if (!back) {
+    const found = await engine.listContainers(deps.instance, new Set([d.app])).catch(() => undefined);
+    const late = found?.owned.find((c) => c.name === d.app && c.id !== old.id && c.state !== 'running');
+    if (late) back = await engine.removeContainer(late.id).then(rename, () => false);
+  }
+  if (back && wasUp) await engine.startContainer(old.id).catch(() => undefined);
+  return back;
 }
 
 function labelsFor(d: DesiredApp, instance: string): Record<string, string> {

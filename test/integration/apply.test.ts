@@ -7,6 +7,11 @@ import path from 'node:path';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, isGone, pageWith } from '../support/engine.js';
 import { createWorld, docker, webApp, type World } from '../support/world.js';
+import type { CreateRequest } from '../../src/adapters/docker/engine.js';
+import { engineStuck } from '../../src/adapters/docker/errors.js';
+import { wire } from '../../src/cli/wiring.js';
+import { resolveSettings } from '../../src/config/settings.js';
+import { runPass } from '../../src/pass.js';
 
 describe('hdactl apply', () => {
   let w: World | undefined;
@@ -140,6 +145,49 @@ describe('hdactl apply', () => {
     const retry = await w.hdactl(['apply']);
     expect(retry.stdout).toMatch(new RegExp(`^${app} recreated: `));
     await pageWith(w.portBase + 1, 'new');
+  });
+
+  it('a recreate whose create timed out, and then happened late, removes the late container and puts the old one back, running', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}latecomer`;
+    await w.writeManifest('late.yaml', webApp(app, 'old'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = await inspect(app);
+    await pageWith(w.portBase + 1, 'old');
+
+    await w.writeManifest('late.yaml', webApp(app, 'new'));
+    const flags = Object.fromEntries(w.flags.flatMap((f, i) => (f.startsWith('--') ? [[f.slice(2), w!.flags[i + 1]!]] : [])));
+    const deps = wire(resolveSettings(flags, {}, w.dir, 'none'), { logFd: 2, logLevel: 'silent' });
+    const real = deps.engine;
+    // The Engine carries out the create, but answers after hdactl has given up on it.
+    const late = new Proxy(real, {
+      get(target, key) {
+        if (key === 'createContainer') {
+          return async (req: CreateRequest) => {
+            await target.createContainer(req);
+            throw engineStuck(`create container ${req.name}`, target.endpoint, 60_000);
+          };
+        }
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const r = await runPass({ ...deps, engine: late });
+    const result = r.results.find((x) => x.app === app)!;
+    expect(result.outcome).toBe('failed');
+    expect(result.transient).toBe(true);
+
+    const after = await inspect(app);
+    expect(after.Id).toBe(before.Id);
+    expect(after.State.Running).toBe(true);
+    await pageWith(w.portBase + 1, 'old');
+    expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${app}`]);
+
+    // The next pass, with an Engine that answers, makes the change.
+    const retry = await w.hdactl(['apply']);
+    expect(retry.stdout).toMatch(new RegExp(`^${app} recreated: `));
+    await pageWith(w.portBase + 1, 'new');
+    expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${app}`]);
   });
 
   it('a host port that an outgoing connection holds fails the start with "apply again", and the next apply, once it is closed, starts the app', async () => {
