@@ -17,6 +17,15 @@ export interface VhostFailure {
 }
 
 /**
+ * Apache splits one error over lines ("Syntax error on line 3 of F:" /
+ * "Invalid command ..."); one line keeps `hdactl apply`'s one-line-per-app
+ * output intact.
+ */
+function oneLine(output: string): string {
+  return output.replace(/\s*\n\s*/g, ' ');
+}
+
+/**
  * Makes vhost changes live as one transaction: write the files, one
  * configtest, then one graceful reload; or, when the configtest fails, every
  * changed file back as it was and Apache untouched, serving its old config.
@@ -87,16 +96,23 @@ export class ImmediateCommitter implements VhostCommitter {
         await this.web.reload();
         this.log.info({ files: written.length }, 'apache reloaded');
       } catch (err) {
-        for (const c of written) failed.set(c.app, { error: (err as Error).message, transient: true });
+        // Put back, the files would otherwise match the manifests, and no later pass would reload them.
+        await this.putBack(written);
+        for (const c of written) failed.set(c.app, { error: `${(err as Error).message}; the vhost changes were rolled back and are tried again`, transient: true });
       }
       return failed;
     }
     await this.putBack(written);
-    this.log.error({ output: result.output, apps: written.map((c) => c.app) }, 'apache configtest failed; vhost changes rolled back');
-    // Apache splits one error over lines ("Syntax error on line 3 of F:" / "Invalid
-    // command ..."); one line keeps `hdactl apply`'s one-line-per-app output intact.
-    const error = `apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: ${result.output.replace(/\s*\n\s*/g, ' ')}`;
-    for (const c of written) failed.set(c.app, { error, transient: false });
+    // A config that fails without these changes too (a site outside hdactl, a
+    // module disabled, apachectl missing) is no fault of theirs: try them
+    // again later, rather than wait for their manifests to change.
+    const without = await check();
+    const ours = without.ok;
+    this.log.error({ output: result.output, apps: written.map((c) => c.app), ours }, ours ? 'apache configtest failed; vhost changes rolled back' : 'apache configtest fails without hdactl\'s changes too; vhost changes rolled back, tried again later');
+    const error = ours
+      ? `apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: ${oneLine(result.output)}`
+      : `apache configtest fails with or without these vhost changes, so they were rolled back and are tried again: fix Apache's config: ${oneLine(without.output)}`;
+    for (const c of written) failed.set(c.app, { error, transient: !ours });
     return failed;
   }
 

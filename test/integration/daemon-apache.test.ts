@@ -113,6 +113,27 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     expect(await d.app(app)).toMatchObject({ vhost: 'in sync' });
   });
 
+  it('a vhost held back by someone\'s own broken site goes live by itself once that site is fixed, without a manifest change', async () => {
+    const app = `${w.prefix}diary`;
+    // A site outside hdactl, in the same directory, with a typo Apache rejects.
+    const own = path.join(w.vhostDir, 'aaa-own-site.conf');
+    await writeFile(own, '<VirtualHost *:80>\n  ServerNme own.example\n</VirtualHost>\n');
+    try {
+      await w.writeManifest('diary.yaml', webApp(app, 'dear diary'));
+      const held = await eventually(async () => {
+        const a = await d.app(app);
+        return a?.lastError?.includes('with or without these vhost changes') ? a : undefined;
+      });
+      expect(held.lastError).toContain('ServerNme');
+      expect(existsSync(vhostFile(app))).toBe(false);
+      expect((await inspect(app)).State.Running).toBe(true);
+    } finally {
+      await rm(own, { force: true });
+    }
+    expect(await throughApache(app, 'dear diary')).toContain('dear diary');
+    await eventually(async () => ((await d.app(app))?.lastError === undefined) || undefined);
+  });
+
   it('removing every app on purpose while the daemon runs: delete the manifests, run apply --allow-empty, and the daemon shows no app', async () => {
     const apps = (await w.containers()).map((c) => c.Labels['org.amahi.hdactl.app']!);
     expect(apps.length).toBeGreaterThanOrEqual(2);

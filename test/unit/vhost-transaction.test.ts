@@ -40,7 +40,9 @@ class FakeApache implements WebServerControl {
     this.events.push(`configtest ${bad ? 'failed' : 'ok'}`);
     return bad ? { ok: false, output: `Syntax error in ${bad[0]}.conf` } : { ok: true, output: '' };
   }
+  failReload = false;
   async reload() {
+    if (this.failReload) throw new Error('graceful reload failed: apache2 not running');
     this.events.push(`reload with ${[...this.vhosts.files.keys()].sort().join(',')}`);
   }
 }
@@ -53,7 +55,7 @@ function setup(existing: Record<string, string> = {}) {
   const committer = new ImmediateCommitter(web, vhosts, pino({ level: 'silent' }));
   let finish!: (failed: Set<string>) => void;
   const containersDone = new Promise<Set<string>>((r) => (finish = r));
-  return { events, vhosts, committer, containersDone, finish };
+  return { events, vhosts, web, committer, containersDone, finish };
 }
 
 describe('the vhost transaction of a pass', () => {
@@ -99,6 +101,32 @@ describe('the vhost transaction of a pass', () => {
     expect(t.events.some((e) => e.startsWith('reload'))).toBe(false);
   });
 
+  it('a configtest that fails without the changes too rolls them back as transient, to be tried again, and names Apache\'s error', async () => {
+    const t = setup({ site: 'broken outside hdactl' });
+    const result = t.committer.commit([{ app: 'a', content: 'A' }], t.containersDone);
+    t.finish(new Set());
+    const failed = await result;
+    expect(failed.get('a')).toEqual({ transient: true, error: 'apache configtest fails with or without these vhost changes, so they were rolled back and are tried again: fix Apache\'s config: Syntax error in site.conf' });
+    expect(t.events).toEqual(['write a: A', 'configtest failed', 'remove a', 'configtest failed']);
+  });
+
+  it('a failed configtest that passes without the changes is theirs: terminal, as before', async () => {
+    const t = setup();
+    const result = t.committer.commit([{ app: 'b', content: 'broken' }], t.containersDone);
+    t.finish(new Set());
+    expect((await result).get('b')?.transient).toBe(false);
+    expect(t.events).toEqual(['write b: broken', 'configtest failed', 'remove b', 'configtest ok']);
+  });
+
+  it('a reload that fails puts the files back, so that the retry writes them and reloads again', async () => {
+    const t = setup({ a: 'A-old' });
+    t.web.failReload = true;
+    const result = t.committer.commit([{ app: 'a', content: 'A-new' }], t.containersDone);
+    t.finish(new Set());
+    expect((await result).get('a')).toEqual({ transient: true, error: 'graceful reload failed: apache2 not running; the vhost changes were rolled back and are tried again' });
+    expect(t.vhosts.files).toEqual(new Map([['a', 'A-old']]));
+  });
+
   it('a broken vhost of an app whose container failed does not fail the others: the test runs again without it', async () => {
     const t = setup();
     const result = t.committer.commit([{ app: 'a', content: 'A' }, { app: 'b', content: 'broken' }], t.containersDone);
@@ -133,6 +161,6 @@ describe('the vhost transaction of a pass', () => {
     expect(await first).toEqual(new Map());
     finishSecond(new Set());
     expect([...(await second).keys()]).toEqual(['b']);
-    expect(t.events).toEqual(['write a: A', 'configtest ok', 'reload with a', 'write b: broken', 'configtest failed', 'remove b']);
+    expect(t.events).toEqual(['write a: A', 'configtest ok', 'reload with a', 'write b: broken', 'configtest failed', 'remove b', 'configtest ok']);
   });
 });
