@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -17,9 +18,33 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Takes `<stateDir>/hdactl.lock`, holding our pid. A lock whose process is
- * gone (killed with -9) is stale and taken over; a live one is an error that
- * names its pid.
+ * What tells a process from a later one with the same pid: the boot it runs
+ * in and its start time (field 22 of /proc/<pid>/stat, in clock ticks since
+ * boot). Undefined where /proc cannot tell.
+ */
+export function processIdentity(pid: number): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which may hold spaces and parentheses, start at field 3.
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3];
+    return start ? `${boot} ${start}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the process that wrote the lock still runs: the pid alone is not enough after a reboot, which hands pids out again. */
+function holderRuns(pid: number, identity: string | undefined): boolean {
+  if (!alive(pid)) return false;
+  return identity === undefined || processIdentity(pid) === identity;
+}
+
+/**
+ * Takes `<stateDir>/hdactl.lock`, holding our pid and our identity. A lock
+ * whose process is gone (killed with -9, or a power cut, after which its pid
+ * may belong to another program) is stale and taken over; a live one is an
+ * error that names its pid.
  */
 export async function acquireLock(stateDir: string): Promise<Lock> {
   await mkdir(stateDir, { recursive: true });
@@ -27,13 +52,14 @@ export async function acquireLock(stateDir: string): Promise<Lock> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await open(file, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
+      await fh.writeFile(`${process.pid}\n${processIdentity(process.pid) ?? ''}\n`);
       await fh.close();
       return { file, release: () => rm(file, { force: true }) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      if (pid > 0 && pid !== process.pid && alive(pid)) {
+      const [pidLine = '', identity] = (await readFile(file, 'utf8').catch(() => '')).split('\n').map((l) => l.trim());
+      const pid = Number(pidLine);
+      if (pid > 0 && pid !== process.pid && holderRuns(pid, identity || undefined)) {
         throw new Error(`another hdactl run (pid ${pid}) is working on ${stateDir}: stop it first, or use another --state-dir`);
       }
       await rm(file, { force: true }); // stale: its process is gone

@@ -28,7 +28,7 @@ describe('the hdactl run process', () => {
     const createdBeforeKill = (await world.containers()).length;
     expect(createdBeforeKill).toBeLessThan(20);
     const lockFile = path.join(world.stateDir, 'hdactl.lock');
-    expect((await readFile(lockFile, 'utf8')).trim()).toBe(String(first.pid));
+    expect((await readFile(lockFile, 'utf8')).split('\n')[0]).toBe(String(first.pid));
     // What writes cut short by the kill leave behind (temp file, then rename): plant
     // one in each directory, as the kill rarely lands inside the write itself.
     await mkdir(path.join(world.vhostDir, '.hdactl-tmp'), { recursive: true });
@@ -39,7 +39,7 @@ describe('the hdactl run process', () => {
 
     // The stale lock (its pid is gone) does not block the restart.
     const second = await startDaemon(world);
-    expect((await readFile(lockFile, 'utf8')).trim()).toBe(String(second.pid));
+    expect((await readFile(lockFile, 'utf8')).split('\n')[0]).toBe(String(second.pid));
 
     const statuses = await eventually(async () => {
       const s = await second.status();
@@ -73,7 +73,7 @@ describe('the hdactl run process', () => {
     expect(await second.output()).toContain(`another hdactl run (pid ${first.pid}) is working on ${w.stateDir}`);
     // The first one is unaffected and keeps its lock.
     expect(first.running).toBe(true);
-    expect((await readFile(path.join(w.stateDir, 'hdactl.lock'), 'utf8')).trim()).toBe(String(first.pid));
+    expect((await readFile(path.join(w.stateDir, 'hdactl.lock'), 'utf8')).split('\n')[0]).toBe(String(first.pid));
   });
 
   it('SIGTERM stops it within a few seconds with exit code 0 and releases the lock', async () => {
