@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
@@ -54,9 +54,12 @@ const caches = new Map<string, ParseCache<Parsed>>();
  */
 export async function loadManifestDir(dir: string, cacheFile?: string): Promise<LoadedManifests> {
   let names: string[];
+  const links = new Set<string>();
   try {
     const entries = await readdir(dir, { withFileTypes: true });
-    names = entries.filter((e) => e.isFile() && isManifestFile(e.name)).map((e) => e.name).sort();
+    // A manifest may be a symlink to a file elsewhere (a checkout, a stow-style layout).
+    for (const e of entries) if (e.isSymbolicLink()) links.add(e.name);
+    names = entries.filter((e) => (e.isFile() || e.isSymbolicLink()) && isManifestFile(e.name)).map((e) => e.name).sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new Error(`cannot read the manifests directory ${dir} (${code}): create it or pass --manifests DIR`);
@@ -75,9 +78,13 @@ export async function loadManifestDir(dir: string, cacheFile?: string): Promise<
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // A file removed between readdir and read is simply gone; anything else breaks the file.
-      if (code === 'ENOENT') continue;
+      const target = code === 'ENOENT' && links.has(name) ? linkTarget(file) : undefined;
+      if (code === 'ENOENT' && target === undefined) continue;
       out.brokenFiles.add(file);
-      out.problems.push({ file, line: 1, col: 1, message: `cannot read file (${code ?? 'error'}): check its permissions` });
+      const message = target !== undefined
+        ? `is a symlink to ${target}, which does not exist: fix the link or remove it`
+        : code === 'EISDIR' ? 'is a directory (or a link to one), not a manifest: rename it or remove it' : `cannot read file (${code ?? 'error'}): check its permissions`;
+      out.problems.push({ file, line: 1, col: 1, message });
       continue;
     }
     seen.add(file);
@@ -88,6 +95,15 @@ export async function loadManifestDir(dir: string, cacheFile?: string): Promise<
   }
   cache.endPass(seen);
   return out;
+}
+
+/** Where a symlink points, or undefined when it is gone. */
+function linkTarget(file: string): string | undefined {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return undefined;
+  }
 }
 
 function cachedParse(cache: ParseCache<Parsed>, file: string, text: string): Parsed {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { answersAsUnknown, startApache, type PrivateApache } from '../support/apache.js';
 import { conditionOf, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
@@ -132,6 +132,22 @@ describe('hdactl run keeps containers and Apache vhosts matching the manifests d
     }
     expect(await throughApache(app, 'dear diary')).toContain('dear diary');
     await eventually(async () => ((await d.app(app))?.lastError === undefined) || undefined);
+  });
+
+  it('a manifest that is a symlink to a file in a checkout elsewhere is served, and an edit there (in place or by rename) changes the page', async () => {
+    const app = `${w.prefix}linked`;
+    const checkout = path.join(w.dir, 'checkout');
+    await mkdir(checkout, { recursive: true });
+    const target = path.join(checkout, 'linked.yaml');
+    await writeFile(target, webApp(app, 'from the checkout'));
+    await symlink(target, path.join(w.manifests, 'linked.yaml'));
+    expect(await throughApache(app, 'from the checkout')).toContain('from the checkout');
+
+    await writeFile(target, webApp(app, 'edited in place'));
+    expect(await throughApache(app, 'edited in place')).toContain('edited in place');
+    await writeFile(`${target}.tmp`, webApp(app, 'replaced by rename'));
+    await rename(`${target}.tmp`, target);
+    expect(await throughApache(app, 'replaced by rename')).toContain('replaced by rename');
   });
 
   it('removing every app on purpose while the daemon runs: delete the manifests, run apply --allow-empty, and the daemon shows no app', async () => {

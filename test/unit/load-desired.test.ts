@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -39,10 +39,11 @@ function settingsFor(manifests: string, volumeAllow: string[] = []): Settings {
  * Writes `files` into a fresh manifests directory and loads it the way a
  * pass does. Paths in the result are relative to that directory.
  */
-async function load(files: Record<string, string>, opts: { ids?: Record<string, number>; allow?: string[] } = {}) {
+async function load(files: Record<string, string>, opts: { ids?: Record<string, number>; allow?: string[]; setup?: (dir: string) => Promise<void> } = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'hdactl-unit-'));
   dirs.push(dir);
   await Promise.all(Object.entries(files).map(([name, text]) => writeFile(path.join(dir, name), text)));
+  await opts.setup?.(dir);
   const state: State = { version: 1, apps: Object.fromEntries(Object.entries(opts.ids ?? {}).map(([app, id]) => [app, { id }])) };
   const r = await loadDesired(settingsFor(dir, opts.allow), loadTemplates(), state, new Map());
   const rel = (f: string) => path.relative(dir, f);
@@ -122,6 +123,24 @@ describe('reading the manifests directory', () => {
     expect(r.problems.map(formatProblem)).toEqual([]);
     expect(r.brokenFiles.size).toBe(0);
     expect(r.model.apps.map((a) => a.app)).toContain('demo');
+  });
+});
+
+describe('manifests that are symlinks', () => {
+  it('a symlink to a manifest elsewhere is read like a file; a dangling one breaks, naming where it points', async () => {
+    const elsewhere = await mkdtemp(path.join(tmpdir(), 'hdactl-unit-repo-'));
+    dirs.push(elsewhere);
+    await writeFile(path.join(elsewhere, 'hydra.yaml'), hydra);
+    const r = await load({ 'redis.yaml': redis }, {
+      setup: async (dir) => {
+        await symlink(path.join(elsewhere, 'hydra.yaml'), path.join(dir, 'hydra.yaml'));
+        await symlink(path.join(elsewhere, 'gone.yaml'), path.join(dir, 'gone.yaml'));
+      },
+    });
+    expect(Object.keys(r.apps).sort()).toEqual(['hydra', 'redis']);
+    expect(r.lines).toEqual([`gone.yaml:1:1: is a symlink to ${elsewhere}/gone.yaml, which does not exist: fix the link or remove it`]);
+    // A broken file stops every removal, as an unreadable one does.
+    expect(r.broken).toEqual(['gone.yaml']);
   });
 });
 
