@@ -28,6 +28,8 @@ export async function followEngineEvents(engine: Engine, instance: string, sink:
   while (!signal.aborted) {
     try {
       await engine.ping();
+      // Stopped while the Engine was being reached (a ping can wait for a starting dockerd).
+      if (signal.aborted) return;
       if (!first) sink.reconnected();
       first = false;
       backoff.reset('events');

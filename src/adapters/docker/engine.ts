@@ -247,6 +247,8 @@ class DockerEngine implements Engine {
         stream.destroy();
         resolve();
       };
+      // An abort while the call was under way has fired already: its listener would never run.
+      if (signal.aborted) return stop();
       signal.addEventListener('abort', stop, { once: true });
       stream.on('data', (chunk: Buffer) => {
         buffer += chunk.toString('utf8');
