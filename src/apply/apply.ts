@@ -12,7 +12,7 @@ import type { VolumePolicy } from '../desired/policy.js';
 import { asideName, LABEL, type ObservedContainer } from '../observe/types.js';
 import type { Action, AppPlan, Plan } from '../plan/actions.js';
 import { describeAction, formatAction } from '../plan/format.js';
-import type { AppResult, Outcome } from './outcome.js';
+import { HostError, isTransient, type AppResult, type Outcome } from './outcome.js';
 import { ImmediateCommitter, type VhostCommitter, type VhostWrite } from './vhosts.js';
 import { prepareVolumes } from './volumes.js';
 
@@ -98,13 +98,13 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
       steps.push(act.type);
     }
   } catch (err) {
-    const transient = err instanceof EngineError ? err.transient : false;
+    const transient = isTransient(err);
     const raw = (err as Error).message;
     // Only a port-in-use error asks who listens: the hint differs when nothing does.
     const host = PORT_IN_USE.test(raw) ? { listening: (await hostTcpPorts()).listening, ephemeral: await ephemeralPortRange() } : undefined;
     const message = withPortHint(raw, a.desired, host);
-    // An EngineError's message already says what failed and what to do; its stack is noise in the log.
-    const logged = err instanceof EngineError ? { type: err.name, message, statusCode: err.statusCode } : err;
+    // An EngineError's or HostError's message already says what failed and what to do; its stack is noise in the log.
+    const logged = err instanceof EngineError ? { type: err.name, message, statusCode: err.statusCode } : err instanceof HostError ? { type: err.name, message } : err;
     log[deps.outcomesShown ? 'debug' : 'error']({ err: logged, steps, transient }, 'failed');
     return { app: a.app, outcome: 'failed', message, error: message, transient, steps };
   }

@@ -1,6 +1,7 @@
 import { lstat, mkdir, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { DesiredApp } from '../desired/model.js';
+import { HostError } from './outcome.js';
 import { alwaysAllowed, checkHostPath, within, type VolumePolicy } from '../desired/policy.js';
 
 /**
@@ -11,13 +12,14 @@ import { alwaysAllowed, checkHostPath, within, type VolumePolicy } from '../desi
  * been made by the app itself, through a mount of a parent directory. The
  * Engine follows symlinks in a bind source, so `./config -> /etc` would hand
  * the host's /etc to the container. Throws, naming the path and the fix,
- * before anything is created, stopped or mounted.
+ * before anything is created, stopped or mounted: a HostError, since the fix
+ * (a disk mounted, a symlink replaced) is on the disk, not in the manifest.
  */
 export async function prepareVolumes(d: DesiredApp, dataRoot: string, policy: VolumePolicy): Promise<void> {
   const appDir = path.join(dataRoot, d.app);
   for (const v of d.spec.volumes) {
     const problem = v.appData ? await escapesDir(v.source, appDir) : await deniedAfterLinks(v.source, policy);
-    if (problem) throw new Error(`volume source ${v.source} ${problem}`);
+    if (problem) throw new HostError(`volume source ${v.source} ${problem}`);
   }
   await Promise.all(d.spec.volumes.filter((v) => v.appData).map((v) => mkdir(v.source, { recursive: true })));
 }

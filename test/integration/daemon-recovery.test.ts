@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { deployed, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
-import { inspect, pageWith } from '../support/engine.js';
+import { inspect, isGone, pageWith } from '../support/engine.js';
 import { createWorld, eventually, webApp, type World } from '../support/world.js';
 
 const run = promisify(execFile);
@@ -86,5 +86,35 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
     await pageWith(port, 'made anew');
     const created = (await d.status()).events.filter((e) => e.app === app && (e.type === 'created' || e.type === 'drift-repaired'));
     expect(created.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('hdactl run waits out a disk that is not mounted yet', () => {
+  printDaemonLogsOnFailure();
+  let w: World | undefined;
+  afterAll(async () => {
+    await stopDaemons();
+    await w?.cleanup();
+  });
+
+  it('an app whose allowed volume links to a disk not mounted yet fails, is retried, and starts once the disk is there, with no manifest change', async () => {
+    w = await createWorld();
+    const disk = path.join(w.dir, 'mnt', 'usb', 'media'); // not mounted yet
+    const media = path.join(w.dir, 'media');
+    await symlink(disk, media);
+    await writeFile(path.join(w.dir, 'hdactl.yaml'), `volumePolicy:\n  allow: [${media}]\n`);
+    const d = await startDaemon(w);
+    const app = `${w.prefix}gallery`;
+    await w.writeManifest('gallery.yaml', webApp(app, 'gallery', { extra: `volumes: ["${media}:/media:ro"]\n` }));
+    await eventually(async () => (await d.app(app))?.lastError?.includes(`leads through ${media} -> ${disk}, a symlink to a path that does not exist`) || undefined);
+    expect(await isGone(app)).toBe(true);
+
+    await mkdir(disk, { recursive: true }); // mounted
+    const up = await eventually(async () => {
+      const a = await d.app(app);
+      return a?.state === 'running' && a.lastError === undefined ? a : undefined;
+    });
+    await pageWith(Number(up.hostPort), 'gallery');
+    expect((await inspect(app)).HostConfig.Binds).toEqual([`${media}:/media:ro`]);
   });
 });
