@@ -208,6 +208,7 @@ export class Controller {
     const started = this.o.clock.now();
     const endTimer = this.o.metrics.passDuration.startTimer();
     const observedAfter = this.finishedPasses;
+    const readFrom = this.queue.stamp();
     const select = (p: Plan): Set<string> => {
       if (full) {
         // Apps that left the world as well as the manifests need no second look.
@@ -221,7 +222,7 @@ export class Controller {
         const others = p.apps.map((a) => a.app).filter((a) => !claimed.has(a));
         const stale = new Set(others.filter((a) => (this.lastFinished.get(a) ?? 0) > observedAfter));
         for (const a of stale) this.queue.add(a);
-        for (const k of this.queue.claim(others.filter((a) => !stale.has(a)))) claimed.add(k);
+        for (const k of this.queue.claim(others.filter((a) => !stale.has(a)), readFrom)) claimed.add(k);
       }
       const chosen = new Set<string>();
       for (const a of p.apps) {

@@ -10,6 +10,9 @@ export class WorkQueue {
   private readonly inFlight = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly delayed = new Map<string, { at: number; timer: unknown }>();
+  /** When each ready key was last added, in `stamp()` ticks. */
+  private readonly addedAt = new Map<string, number>();
+  private ticks = 0;
   private waiters: Array<() => void> = [];
   private closed = false;
 
@@ -28,7 +31,13 @@ export class WorkQueue {
       return;
     }
     this.ready.add(key);
+    this.addedAt.set(key, ++this.ticks);
     this.wake();
+  }
+
+  /** A point in the queue's history: keys added after it have a later `addedAt`. */
+  stamp(): number {
+    return this.ticks;
   }
 
   /** Queues `key` after `ms`, unless it is queued sooner by `add`. */
@@ -56,22 +65,27 @@ export class WorkQueue {
     if (this.closed) return [];
     const keys = [...this.ready];
     this.ready.clear();
+    this.addedAt.clear();
     for (const k of keys) this.inFlight.add(k);
     return keys;
   }
 
   /**
    * Claims keys for processing outside `take` (a full resync): returns those
-   * not already being processed; the rest are marked to run again after.
+   * not already being processed; the rest are marked to run again after. A
+   * waiting key added after `since` (when the claimer read the world) is
+   * claimed and marked to run again too: its trigger may be newer than what
+   * the claimer read.
    */
-  claim(keys: Iterable<string>): Set<string> {
+  claim(keys: Iterable<string>, since = Infinity): Set<string> {
     const got = new Set<string>();
     for (const k of keys) {
       if (this.inFlight.has(k)) {
         this.dirty.add(k);
         continue;
       }
-      this.ready.delete(k);
+      if (this.ready.delete(k) && (this.addedAt.get(k) ?? 0) > since) this.dirty.add(k);
+      this.addedAt.delete(k);
       this.inFlight.add(k);
       got.add(k);
     }

@@ -480,6 +480,36 @@ describe('Controller timing', () => {
     await t.controller.stop(1000);
   });
 
+  it('a manifest change that arrives while a full resync is choosing its apps runs again after it, from a fresh reading', async () => {
+    // Both workers are busy: one on b, one on the resync, which has read a's
+    // old manifest. a's new one is queued then, and the resync takes a over.
+    const t = setup({ resyncMs: 60_000 });
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1');
+    t.controller.start();
+    await settle(5);
+    let releaseB!: () => void;
+    t.fake.gate = new Promise<void>((r) => (releaseB = r));
+    t.controller.vhostChanged('/vhosts/b.conf');
+    await settle(5); // the pass on [b] waits at the gate
+    t.fake.gate = undefined;
+    let releasePlan!: () => void;
+    t.fake.planGate = new Promise<void>((r) => (releasePlan = r));
+    await t.advance(60_000); // the resync has read the world, a at g1
+    t.fake.planGate = undefined;
+    t.fake.set('a', 'g2');
+    t.controller.manifestChanged('a.yaml');
+    await t.advance(100); // a settles and waits in the queue
+    releasePlan();
+    await settle(10);
+    releaseB();
+    await settle(10);
+    const passesOfA = t.fake.passes.filter((p) => p.apps.includes('a')).map((p) => p.apps);
+    // The first pass, the resync (its reading of a is g1), then a's own pass.
+    expect(passesOfA).toEqual([['a', 'b'], ['a'], ['a']]);
+    await t.controller.stop(1000);
+  });
+
   it('a pass never overwrites an app\'s status with what it saw before another pass changed that app', async () => {
     const t = setup({ resyncMs: 60_000 });
     t.fake.set('a', 'g1');

@@ -58,6 +58,17 @@ describe('WorkQueue', () => {
     expect(await q.take()).toEqual(['busy']);
   });
 
+  it('a waiting key added after the claimer read the world is claimed, and runs again after', async () => {
+    const q = new WorkQueue(new ManualClock());
+    q.add('before');
+    const since = q.stamp();
+    q.add('after');
+    expect([...q.claim(['before', 'after'], since)].sort()).toEqual(['after', 'before']);
+    expect(q.depth).toBe(0);
+    q.done(['before', 'after']);
+    expect(await q.take()).toEqual(['after']);
+  });
+
   it('addAfter holds a key back until the clock reaches its time', async () => {
     const clock = new ManualClock();
     const q = new WorkQueue(clock);
