@@ -42,6 +42,7 @@ export interface VhostCommitter {
 
 interface Written {
   app: string;
+  content: string | undefined;
   previous: string | undefined;
 }
 
@@ -62,10 +63,9 @@ export class ImmediateCommitter implements VhostCommitter {
     let written: Written[] = [];
     for (const w of writes) {
       try {
-        const previous = await this.vhosts.read(w.app);
-        if (w.content === undefined) await this.vhosts.remove(w.app);
-        else await this.vhosts.write(w.app, w.content);
-        written.push({ app: w.app, previous });
+        const c = { ...w, previous: await this.vhosts.read(w.app) };
+        await this.put(c.app, c.content);
+        written.push(c);
       } catch (err) {
         failed.set(w.app, { error: `cannot write the vhost file: ${(err as Error).message}`, transient: false });
       }
@@ -90,18 +90,7 @@ export class ImmediateCommitter implements VhostCommitter {
       return failed;
     }
     const result = await test;
-    if (result.ok) {
-      this.warnIfDefault(result.defaults ?? []);
-      try {
-        await this.web.reload();
-        this.log.info({ files: written.length }, 'apache reloaded');
-      } catch (err) {
-        // Put back, the files would otherwise match the manifests, and no later pass would reload them.
-        await this.putBack(written);
-        for (const c of written) failed.set(c.app, { error: `${(err as Error).message}; the vhost changes were rolled back and are tried again`, transient: true });
-      }
-      return failed;
-    }
+    if (result.ok) return this.goLive(written, result, failed);
     await this.putBack(written);
     // A config that fails without these changes too (a site outside hdactl, a
     // module disabled, apachectl missing) is no fault of theirs: try them
@@ -109,11 +98,51 @@ export class ImmediateCommitter implements VhostCommitter {
     const without = await check();
     const ours = without.ok;
     this.log.error({ output: result.output, apps: written.map((c) => c.app), ours }, ours ? 'apache configtest failed; vhost changes rolled back' : 'apache configtest fails without hdactl\'s changes too; vhost changes rolled back, tried again later');
-    const error = ours
-      ? `apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: ${oneLine(result.output)}`
-      : `apache configtest fails with or without these vhost changes, so they were rolled back and are tried again: fix Apache's config: ${oneLine(without.output)}`;
-    for (const c of written) failed.set(c.app, { error, transient: !ours });
+    if (!ours) {
+      const error = `apache configtest fails with or without these vhost changes, so they were rolled back and are tried again: fix Apache's config: ${oneLine(without.output)}`;
+      for (const c of written) failed.set(c.app, { error, transient: true });
+      return failed;
+    }
+    if (written.length === 1) {
+      failed.set(written[0]!.app, { error: `apache configtest failed, so the vhost change was rolled back and Apache keeps its old config: ${oneLine(result.output)}`, transient: false });
+      return failed;
+    }
+    // Several apps' changes (a daemon batch) failed together: add them back
+    // one at a time, so that only the apps whose vhost breaks Apache fail. A
+    // failing file goes back at once, so the files end as the last passing test saw them.
+    const kept: Written[] = [];
+    let passed: ConfigtestResult | undefined;
+    for (const c of written) {
+      await this.put(c.app, c.content);
+      const r = await check();
+      if (r.ok) {
+        kept.push(c);
+        passed = r;
+      } else {
+        await this.putBack([c]);
+        failed.set(c.app, { error: `apache configtest failed with this app's vhost, so it was rolled back and Apache keeps its old config: ${oneLine(r.output)}`, transient: false });
+      }
+    }
+    return passed ? this.goLive(kept, passed, failed) : failed;
+  }
+
+  /** After a passing configtest: the graceful restart that makes `written` live. */
+  private async goLive(written: Written[], test: ConfigtestResult, failed: Map<string, VhostFailure>): Promise<Map<string, VhostFailure>> {
+    this.warnIfDefault(test.defaults ?? []);
+    try {
+      await this.web.reload();
+      this.log.info({ files: written.length }, 'apache reloaded');
+    } catch (err) {
+      // Put back, the files would otherwise match the manifests, and no later pass would reload them.
+      await this.putBack(written);
+      for (const c of written) failed.set(c.app, { error: `${(err as Error).message}; the vhost changes were rolled back and are tried again`, transient: true });
+    }
     return failed;
+  }
+
+  private async put(app: string, content: string | undefined): Promise<void> {
+    if (content === undefined) await this.vhosts.remove(app);
+    else await this.vhosts.write(app, content);
   }
 
   /**
@@ -137,10 +166,7 @@ export class ImmediateCommitter implements VhostCommitter {
 
   /** Puts files back, newest first, so a file changed twice ends at its oldest content. */
   private async putBack(changes: Written[]): Promise<void> {
-    for (const c of [...changes].reverse()) {
-      if (c.previous === undefined) await this.vhosts.remove(c.app);
-      else await this.vhosts.write(c.app, c.previous);
-    }
+    for (const c of [...changes].reverse()) await this.put(c.app, c.previous);
   }
 }
 

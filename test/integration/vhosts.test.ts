@@ -153,11 +153,11 @@ describe('Apache vhosts', () => {
     ].join('\n'));
     await w.writeManifest('new.yaml', webApp(neu, 'new'));
     const r = await w.hdactl(['apply', '--templates', templates]);
-    // Both apps' vhost changes were in the failed transaction; each is reported with Apache's error.
-    const error = `apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: AH00526: Syntax error on line 6 of ${vhost(neu)}: Invalid command 'NoSuchDirective'`;
-    expect(r.stdout.split('\n').filter((l) => l).map((l) => l.slice(0, l.indexOf(': ') + 2 + error.length)).sort()).toEqual([
-      `${neu} failed: ${error}`,
-      `${old} failed: ${error}`,
+    // Both apps' vhost changes failed the transaction; tried one by one, each fails on its own file.
+    const error = (app: string) => `apache configtest failed with this app's vhost, so it was rolled back and Apache keeps its old config: AH00526: Syntax error on line 6 of ${vhost(app)}: Invalid command 'NoSuchDirective'`;
+    expect(r.stdout.split('\n').filter((l) => l).map((l) => l.slice(0, l.indexOf(': ') + 2 + error(l.slice(0, l.indexOf(' '))).length)).sort()).toEqual([
+      `${neu} failed: ${error(neu)}`,
+      `${old} failed: ${error(old)}`,
     ]);
     expect(r.code).toBe(1);
     expect(await readFile(vhost(old), 'utf8')).toBe(oldConf);
@@ -174,6 +174,23 @@ describe('Apache vhosts', () => {
     expect(next.code).toBe(0);
     expect(await readFile(vhost(neu), 'utf8')).toContain(`ProxyPass / http://127.0.0.1:${w.portBase + 2}/`);
     await pageWith(apache.port, 'new', `${neu}.hda.test`);
+  });
+
+  it('one app whose vhost breaks the configtest fails alone: the other new app in the same pass is served', async () => {
+    const { w, apache, vhost } = await webWorld();
+    const fine = `${w.prefix}fine`;
+    const bad = `${w.prefix}bad`;
+    const templates = path.join(w.dir, 'templates');
+    await mkdir(templates);
+    await writeFile(path.join(templates, 'container-broken.conf'), '<VirtualHost *:VHOST_PORT>\n  ServerName APP_HOSTNAME\n  NoSuchDirective on\n</VirtualHost>\n');
+    await w.writeManifest('fine.yaml', webApp(fine, 'fine'));
+    await w.writeManifest('bad.yaml', webApp(bad, 'bad').replace('kind: container-custom', 'kind: container-broken'));
+    const r = await w.hdactl(['apply', '--templates', templates]);
+    expect(r.stdout).toContain(`${bad} failed: apache configtest failed with this app's vhost, so it was rolled back and Apache keeps its old config: AH00526: Syntax error on line 6 of ${vhost(bad)}: Invalid command 'NoSuchDirective'`);
+    expect(r.stdout).toMatch(new RegExp(`^${fine} created: .*vhost ${fine}\\.hda\\.test`, 'm'));
+    expect(r.code).toBe(1);
+    expect(existsSync(vhost(bad))).toBe(false);
+    await pageWith(apache.port, 'fine', `${fine}.hda.test`);
   });
 
   it('a hand-written <app>.conf without hdactl\'s header is never touched, and apply says so', async () => {

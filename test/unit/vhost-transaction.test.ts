@@ -90,15 +90,29 @@ describe('the vhost transaction of a pass', () => {
     expect(t.events).toEqual(['write a: A', 'configtest ok', 'remove a']);
   });
 
-  it('a failed configtest rolls every file back and fails every app, and Apache is not reloaded', async () => {
-    const t = setup({ a: 'A-old' });
-    const result = t.committer.commit([{ app: 'a', content: 'A-new' }, { app: 'b', content: 'broken' }], t.containersDone);
+  it('a failed configtest of one app\'s change rolls it back and fails it, and Apache is not reloaded', async () => {
+    const t = setup({ b: 'B-old' });
+    const result = t.committer.commit([{ app: 'b', content: 'broken' }], t.containersDone);
     t.finish(new Set());
     const failed = await result;
-    expect([...failed.keys()]).toEqual(['a', 'b']);
-    expect(failed.get('a')?.error).toBe('apache configtest failed, so the vhost changes were rolled back and Apache keeps its old config: Syntax error in b.conf');
-    expect(t.vhosts.files).toEqual(new Map([['a', 'A-old']]));
+    expect(failed.get('b')).toEqual({ transient: false, error: 'apache configtest failed, so the vhost change was rolled back and Apache keeps its old config: Syntax error in b.conf' });
+    expect(t.vhosts.files).toEqual(new Map([['b', 'B-old']]));
     expect(t.events.some((e) => e.startsWith('reload'))).toBe(false);
+  });
+
+  it('when several apps\' changes fail the configtest together, only the app whose vhost breaks it fails; the others go live', async () => {
+    const t = setup({ a: 'A-old' });
+    const result = t.committer.commit([{ app: 'a', content: 'A-new' }, { app: 'b', content: 'broken' }, { app: 'c', content: 'C' }], t.containersDone);
+    t.finish(new Set());
+    const failed = await result;
+    expect([...failed.keys()]).toEqual(['b']);
+    expect(failed.get('b')).toEqual({ transient: false, error: 'apache configtest failed with this app\'s vhost, so it was rolled back and Apache keeps its old config: Syntax error in b.conf' });
+    expect(t.vhosts.files).toEqual(new Map([['a', 'A-new'], ['c', 'C']]));
+    expect(t.events.slice(3)).toEqual([
+      'configtest failed', 'remove c', 'remove b', 'write a: A-old', 'configtest ok', // rolled back: Apache passes without them
+      'write a: A-new', 'configtest ok', 'write b: broken', 'configtest failed', 'remove b', 'write c: C', 'configtest ok',
+      'reload with a,c',
+    ]);
   });
 
   it('a configtest that fails without the changes too rolls them back as transient, to be tried again, and names Apache\'s error', async () => {
