@@ -115,6 +115,8 @@ export interface PassPlan {
   desired: DesiredInput;
   observed: Observed;
   state: State;
+  /** True when removals were held back (a manifest that cannot be parsed, or none defining an app). */
+  removalsHeld: boolean;
 }
 
 /**
@@ -149,11 +151,13 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
   const frozen = new Map(desired.frozen);
   const wanted = new Set(desired.model.apps.map((a) => a.app));
   const unwanted = [...new Set([...observed.containers.map((c) => c.app), ...observed.vhosts.keys()])].filter((app) => !wanted.has(app) && !frozen.has(app));
+  const empty = wanted.size === 0 && frozen.size === 0 && !deps.allowEmpty;
+  const removalsHeld = desired.brokenFiles.size > 0 || empty;
   if (desired.brokenFiles.size > 0) {
     // With a file unreadable we cannot tell which apps it still defines: remove nothing.
     const files = [...desired.brokenFiles].join(', ');
     for (const app of unwanted) frozen.set(app, `not removed while ${files} cannot be parsed: fix the file`);
-  } else if (wanted.size === 0 && frozen.size === 0 && !deps.allowEmpty) {
+  } else if (empty) {
     // Manifests that define no app at all, while apps are installed, look like a fault
     // (a disk not mounted, a checkout half done) far more often than a wish to remove them all.
     for (const app of unwanted) frozen.set(app, `${settings.manifests} defines no apps, as an unmounted disk or an unfinished checkout would look: to remove every app, run hdactl apply --allow-empty`);
@@ -165,7 +169,7 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
     observed,
     installed: new Set(Object.keys(state.apps)),
   });
-  return { plan: p, desired, observed, state };
+  return { plan: p, desired, observed, state, removalsHeld };
 }
 
 /** Restricts a plan to some apps (the daemon's work-queue keys). */

@@ -80,6 +80,8 @@ export class Controller {
   private readonly goneSince = new Map<string, number>();
   /** App ids the last full pass observed, for keyed passes (see `Scope`). */
   private knownIds = new Map<string, number>();
+  /** A pass held removals back: the next manifest change gets a full pass, which may make them. */
+  private removalsHeld = false;
   /** Serialises plan-and-reserve across workers. */
   private planning: Promise<unknown> = Promise.resolve();
 
@@ -180,7 +182,9 @@ export class Controller {
     this.o.log.debug({ trigger: 'manifest', file, apps: [...apps] }, 'manifest file settled');
     for (const app of apps) this.terminal.delete(app);
     // A file whose apps cannot be told (a syntax error on the first line) gets a full pass, which reports it.
-    if (apps.size === 0) this.queue.add(ALL);
+    // So does any change while removals are held back: the removals this one may free are of other apps.
+    if (apps.size === 0 || this.removalsHeld) this.queue.add(ALL);
+    this.removalsHeld = false;
     for (const app of apps) this.queue.add(app);
   }
 
@@ -240,6 +244,7 @@ export class Controller {
       const deps: PassDeps = { ...this.o.deps, log, exclusive: (fn) => this.exclusive(fn) };
       const scope = full ? undefined : { apps: claimed, knownIds: this.knownIds };
       const r = await (this.o.runPass ?? runPass)(deps, select, scope);
+      if (r.removalsHeld) this.removalsHeld = true;
       if (full) this.knownIds = new Map(r.observed.containers.flatMap((c) => (c.appId !== undefined && c.name === c.app ? [[c.app, c.appId] as const] : [])));
       this.o.status.setEngine(true);
       this.o.metrics.engineUp.set(1);

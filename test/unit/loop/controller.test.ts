@@ -24,6 +24,8 @@ class FakePasses {
   readonly passes: Array<{ at: number; apps: string[] }> = [];
   /** Container states as the Engine would report them now; apps not here have none. */
   readonly world = new Map<string, string>();
+  /** What every pass reports of held-back removals. */
+  removalsHeld = false;
   /** When set, every pass throws this before applying anything. */
   failWhole: Error | undefined;
   /** When set, passes wait for it before returning. */
@@ -107,6 +109,7 @@ class FakePasses {
       desired: { model: { apps: [], problems: [], frozen: new Set() }, problems: [], frozen: new Map(), brokenFiles: new Set() },
       observed: { containers, foreignNames: new Set(), vhosts: new Map(), foreignVhosts: new Set() },
       state: { version: 1, apps: {} },
+      removalsHeld: this.removalsHeld,
     } as unknown as Awaited<ReturnType<typeof runPass>>;
   };
 }
@@ -260,6 +263,28 @@ describe('Controller timing', () => {
     expect(t.fake.removed).toEqual([]);
     await t.advance(1000);
     expect(t.fake.removed).toEqual(['a']);
+    await t.controller.stop(1000);
+  });
+
+  it('a manifest change while removals are held back (a file that cannot be parsed) gets a full pass, which can make them', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1');
+    t.controller.start();
+    await settle(5);
+    t.fake.removalsHeld = true; // say b.yaml cannot be parsed, and c's manifest was deleted meanwhile
+    t.controller.manifestChanged('a.yaml');
+    await t.advance(100);
+    expect(t.fake.scopes.at(-1)?.apps).toEqual(new Set(['a']));
+    t.fake.removalsHeld = false; // b.yaml fixed: the removal of c waits for a full pass, not the next resync
+    t.controller.manifestChanged('b.yaml');
+    await t.advance(100);
+    expect(t.fake.scopes).toHaveLength(3);
+    expect(t.fake.scopes.at(-1)).toBeUndefined();
+    // Once nothing is held, a change gets a keyed pass again.
+    t.controller.manifestChanged('a.yaml');
+    await t.advance(100);
+    expect(t.fake.scopes.at(-1)?.apps).toEqual(new Set(['a']));
     await t.controller.stop(1000);
   });
 
