@@ -45,7 +45,8 @@ export function formatPlan(p: Plan): string[] {
 /** The plan as plain data for `-o json`. */
 export function planToJson(p: Plan): unknown {
   return {
-    inSync: p.apps.every((a) => a.actions.length === 0),
+    // An app left as it is (an invalid manifest, a removal held back) is not in sync either: it is what `plan` exits 1 for.
+    inSync: p.apps.every((a) => a.actions.length === 0 && !a.blocked),
     apps: p.apps.map((a: AppPlan) => ({
       app: a.app,
       ...(a.blocked ? { blocked: a.blocked } : {}),

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Action } from '../../src/plan/actions.js';
+import type { Action, Plan } from '../../src/plan/actions.js';
 import { isInSync } from '../../src/plan/actions.js';
 import { formatPlan, planToJson } from '../../src/plan/format.js';
 import { plan } from '../../src/plan/plan.js';
@@ -222,6 +222,12 @@ describe('what each step carries', () => {
     input.desired[0]!.state = 'stopped';
     const [act] = plan(input).apps[0]!.actions;
     expect(act).toMatchObject({ type: 'create', reason: 'new app (state: stopped)' });
+  });
+
+  it('the JSON plan is not in sync while an app is left as it is, though it has nothing to do', () => {
+    const blocked = { apps: [{ app: 'demo', actions: [], blocked: 'its manifest is invalid' }] } as Plan;
+    expect(planToJson(blocked)).toMatchObject({ inSync: false, apps: [{ app: 'demo', blocked: 'its manifest is invalid', actions: [] }] });
+    expect(planToJson({ apps: [{ app: 'demo', actions: [] }] } as Plan)).toMatchObject({ inSync: true });
   });
 
   it('the JSON plan carries the same lines, the short container id, and whether all is in sync', () => {
