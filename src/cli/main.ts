@@ -16,6 +16,7 @@ Commands:
   run                the daemon: watch manifests, containers and vhosts, and keep them converged
   events             recent events from the running daemon
   apache-config      print the Apache snippet that includes hdactl's vhosts
+  version            hdactl's version (also --version)
   help               this text
 
 Options (a flag beats an HDACTL_* variable, which beats hdactl.yaml):
@@ -40,7 +41,11 @@ Options (a flag beats an HDACTL_* variable, which beats hdactl.yaml):
   --allow-empty        plan and apply only: remove every app when the manifests
                        define none (otherwise an empty directory removes nothing)
   -h, --help           this text
+  --version            hdactl's version
 `;
+
+/** The commands that print `-o json`. */
+const JSON_COMMANDS = new Set(['plan', 'status', 'events']);
 
 async function main(argv: string[]): Promise<number> {
   const options = Object.fromEntries(Object.keys(SETTING_FLAGS).map((f) => [f, { type: 'string' as const }]));
@@ -50,13 +55,13 @@ async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { ...options, config: { type: 'string' }, output: { type: 'string', short: 'o' }, 'allow-empty': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { ...options, config: { type: 'string' }, output: { type: 'string', short: 'o' }, 'allow-empty': { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
     });
   } catch (err) {
     process.stderr.write(`hdactl: ${(err as Error).message}\nRun hdactl help for the commands and options.\n`);
     return 1;
   }
-  const [name, ...rest] = parsed.positionals;
+  const [name, ...rest] = parsed.values.version ? ['version'] : parsed.positionals;
   if (!name || name === 'help' || parsed.values.help) {
     process.stdout.write(USAGE);
     return name || parsed.values.help ? 0 : 1;
@@ -66,9 +71,17 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`hdactl: unknown command "${name}"\nRun hdactl help for the commands.\n`);
     return 1;
   }
-  const { output, help: _help, 'allow-empty': allowEmpty, ...flags } = parsed.values as Record<string, string | undefined> & { 'allow-empty'?: boolean };
+  const { output, help: _help, version: _version, 'allow-empty': allowEmpty, ...flags } = parsed.values as Record<string, string | undefined> & { 'allow-empty'?: boolean };
   if (output !== undefined && output !== 'text' && output !== 'json') {
     process.stderr.write(`hdactl: -o ${output} is not a format: use text or json\n`);
+    return 1;
+  }
+  if (output === 'json' && !JSON_COMMANDS.has(name)) {
+    process.stderr.write(`hdactl: -o json is for ${[...JSON_COMMANDS].join(', ')}; ${name} prints text (hdactl plan -o json shows what apply would do)\n`);
+    return 1;
+  }
+  if (rest.length > (name === 'validate' ? 1 : 0)) {
+    process.stderr.write(`hdactl: ${name} takes ${name === 'validate' ? 'at most one directory' : 'no arguments'}, not "${rest.join(' ')}"${name === 'validate' ? '' : ': options start with --'}\n`);
     return 1;
   }
   if (allowEmpty && name !== 'plan' && name !== 'apply') {

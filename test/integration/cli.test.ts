@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
@@ -116,6 +116,17 @@ describe('the CLI as a person or a script sees it', () => {
     expect(badJson.code).toBe(1);
     const problems = (JSON.parse(badJson.stdout) as { problems: Array<{ file: string; line: number }> }).problems;
     expect(problems).toEqual([expect.objectContaining({ file: `${w.manifests}/bad.yaml`, line: 4 })]);
+  });
+
+  it('--version prints the version; -o json where a command prints text, and stray arguments, are refused with the fix', async () => {
+    w = await createWorld();
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(await w.hdactl(['--version'])).toMatchObject({ code: 0, stdout: `hdactl ${pkg.version}\n` });
+    const json = await w.hdactl(['validate', '-o', 'json']);
+    expect(json).toMatchObject({ code: 1, stdout: '' });
+    expect(json.stderr).toBe('hdactl: -o json is for plan, status, events; validate prints text (hdactl plan -o json shows what apply would do)\n');
+    const stray = await w.hdactl(['plan', 'demo']);
+    expect(stray).toMatchObject({ code: 1, stdout: '', stderr: 'hdactl: plan takes no arguments, not "demo": options start with --\n' });
   });
 
   it('validate passes the shipped examples', async () => {
