@@ -39,6 +39,9 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
   const seen = new Set<string>();
   const problems: Problem[] = [];
+  // A required field that a misspelt key is taken for is said once, at the key (`imgae`: did you mean "image"?).
+  const allowedAt = (e: ErrorObject) => Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+  const guessed = new Set(errors.filter((e) => e.keyword === 'additionalProperties').map((e) => `${e.instancePath}|${didYouMean(String(e.params.additionalProperty), allowedAt(e))}`));
   for (const e of errors) {
     if (e.keyword !== 'anyOf' && [...anyOfPaths].some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`))) continue;
     const segments = e.instancePath.split('/').slice(1).map(unescapePointer).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
@@ -48,11 +51,12 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
     let key = false;
     switch (e.keyword) {
       case 'required':
+        if (guessed.has(`${e.instancePath}|${String(e.params.missingProperty)}`)) continue;
         message = `missing required field "${String(e.params.missingProperty)}": add it`;
         break;
       case 'additionalProperties': {
         const extra = String(e.params.additionalProperty);
-        const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+        const allowed = allowedAt(e);
         const guess = didYouMean(extra, allowed);
         message = guess
           ? `unknown field "${extra}": did you mean "${guess}"?`

@@ -103,7 +103,7 @@ describe('reading the manifests directory', () => {
     const r = await load({ 'hydra.yaml': hydra.replace('image:', 'imgae:') });
     expect(r.apps).toEqual({});
     expect(r.broken).toEqual([]);
-    expect(r.frozen.hydra).toBe('its manifest is invalid, so it is left as it runs: hydra.yaml:1:1: missing required field "image": add it; hydra.yaml:3:1: unknown field "imgae": did you mean "image"?');
+    expect(r.frozen.hydra).toBe('its manifest is invalid, so it is left as it runs: hydra.yaml:3:1: unknown field "imgae": did you mean "image"?');
   });
 
   it('a file ending in --- is not broken: its apps load and removals are not held back', async () => {
@@ -123,6 +123,13 @@ describe('reading the manifests directory', () => {
     expect(r.problems.map(formatProblem)).toEqual([]);
     expect(r.brokenFiles.size).toBe(0);
     expect(r.model.apps.map((a) => a.app)).toContain('demo');
+  });
+});
+
+describe('missing fields', () => {
+  it('a required field that is simply absent is reported at the document, with the fix', async () => {
+    const r = await load({ 'hydra.yaml': 'app: hydra\nkind: container\nweb: 5075\n' });
+    expect(r.lines).toEqual(['hydra.yaml:1:1: app hydra: missing required field "image": add it']);
   });
 });
 
