@@ -102,7 +102,7 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
     const raw = (err as Error).message;
     // Only a port-in-use error asks who listens: the hint differs when nothing does.
     const host = PORT_IN_USE.test(raw) ? { listening: (await hostTcpPorts()).listening, ephemeral: await ephemeralPortRange() } : undefined;
-    const message = withPortHint(raw, a.desired, host);
+    const message = withLimitsHint(withPortHint(raw, a.desired, host), a.desired);
     // An EngineError's or HostError's message already says what failed and what to do; its stack is noise in the log.
     const logged = err instanceof EngineError ? { type: err.name, message, statusCode: err.statusCode } : err instanceof HostError ? { type: err.name, message } : err;
     log[deps.outcomesShown ? 'debug' : 'error']({ err: logged, steps, transient }, 'failed');
@@ -153,6 +153,16 @@ export function withPortHint(message: string, d: DesiredApp | undefined, host?: 
     ? `it is ${d.app}'s web port (portBase + id ${d.id}), so stop what listens there`
     : `stop what listens there, or choose another host port in ports: of ${d.source.file}:${d.source.line}`;
   return `${message}. Host port ${port} is taken by another program or container: ${fix}`;
+}
+
+/**
+ * The Engine refuses a CPU limit above the host's CPUs ("Range of CPUs is
+ * from 0.01 to 2.00"), which the manifest check cannot know: say where the
+ * limit is set.
+ */
+export function withLimitsHint(message: string, d: DesiredApp | undefined): string {
+  if (!d || !/Range of CPUs is from/i.test(message)) return message;
+  return `${message}: lower limits.cpus in ${d.source.file}:${d.source.line}`;
 }
 
 /**

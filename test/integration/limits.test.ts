@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, pageWith } from '../support/engine.js';
 import { createWorld, type World } from '../support/world.js';
@@ -12,6 +13,19 @@ describe('resource limits', () => {
   afterEach(async () => {
     await w?.cleanup();
     w = undefined;
+  });
+
+  it('a CPU limit above the host\'s CPUs, which only the Engine can refuse, fails with the file that sets it, and the running container keeps its limits', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}greedy`;
+    const file = await w.writeManifest('greedy.yaml', limited(app, 'limits: { cpus: 0.5 }\n'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const cpus = availableParallelism();
+    await w.writeManifest('greedy.yaml', limited(app, `limits: { cpus: ${cpus + 62} }\n`));
+    const r = await w.hdactl(['apply']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`^${app} failed: update container: Range of CPUs is from 0\\.01 to ${cpus}\\.00, as there (are|is) only ${cpus} CPUs? available: lower limits\\.cpus in ${file}:1\\n$`));
+    expect((await inspect(app)).HostConfig.NanoCpus).toBe(500_000_000);
   });
 
   it('a limits change is applied live: same container, not restarted, new limits in the Engine', async () => {
