@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StateStore } from '../adapters/state/store.js';
 import type { Settings } from '../config/settings.js';
@@ -32,6 +32,11 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
 
 async function validate(ctx: CommandContext): Promise<number> {
   const dir = ctx.args[0];
+  if (dir && (await stat(dir).then((s) => s.isFile(), () => false))) {
+    // Names, host names and ports are checked across files: one file alone cannot be judged.
+    err(`hdactl validate checks a manifests directory, as apps are checked against each other: run hdactl validate ${path.dirname(dir)}`);
+    return 1;
+  }
   const settings = await settingsFrom(dir ? { ...ctx.flags, manifests: dir } : ctx.flags);
   const state = await new StateStore(settings.stateDir).read();
   const d = await loadDesired(settings, loadTemplates(settings.templates), state, new Map());

@@ -118,13 +118,15 @@ describe('the CLI as a person or a script sees it', () => {
     expect(problems).toEqual([expect.objectContaining({ file: `${w.manifests}/bad.yaml`, line: 4 })]);
   });
 
-  it('--version prints the version; -o json where a command prints text, and stray arguments, are refused with the fix', async () => {
+  it('--version prints the version; -o json where a command prints text, a file given to validate, and stray arguments are refused with the fix', async () => {
     w = await createWorld();
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(await w.hdactl(['--version'])).toMatchObject({ code: 0, stdout: `hdactl ${pkg.version}\n` });
     const json = await w.hdactl(['validate', '-o', 'json']);
     expect(json).toMatchObject({ code: 1, stdout: '' });
     expect(json.stderr).toBe('hdactl: -o json is for plan, status, events; validate prints text (hdactl plan -o json shows what apply would do)\n');
+    const file = await w.writeManifest('one.yaml', 'app: one\n');
+    expect(await w.hdactl(['validate', file])).toMatchObject({ code: 1, stdout: '', stderr: `hdactl validate checks a manifests directory, as apps are checked against each other: run hdactl validate ${w.manifests}\n` });
     const stray = await w.hdactl(['plan', 'demo']);
     expect(stray).toMatchObject({ code: 1, stdout: '', stderr: 'hdactl: plan takes no arguments, not "demo": options start with --\n' });
   });
