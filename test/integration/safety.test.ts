@@ -34,16 +34,16 @@ describe('what hdactl leaves alone', () => {
     expect((await w.hdactl(['apply'])).code).toBe(0);
     const before = await inspect(kept);
 
-    // A field name typo: the schema rejects the document, the app is frozen.
-    await w.writeManifest('kept.yaml', `app: ${kept}\nkind: container-custom\nimgae: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "changed"\n`);
+    // A field name typo (and a bad value): the schema rejects the document, the app is frozen.
+    await w.writeManifest('kept.yaml', `app: ${kept}\nkind: container-custom\nrestart: sometimes\nimgae: ${TEST_IMAGE}\nweb: 80\nenv:\n  MESSAGE: "changed"\n`);
     await w.writeManifest('fresh.yaml', webApp(fresh, 'fresh'));
     const r = await w.hdactl(['apply']);
-    expect(r.stderr).toContain(`${w.manifests}/kept.yaml:3:1: app ${kept}: unknown field "imgae": did you mean "image"?`);
+    expect(r.stderr).toContain(`${w.manifests}/kept.yaml:4:1: app ${kept}: unknown field "imgae": did you mean "image"?`);
     expect(r.stdout).toMatch(new RegExp(`^${kept} skipped: its manifest is invalid, so it is left as it runs: .*kept\\.yaml:\\d+`, 'm'));
     // stderr holds the problems alone, in file order: the skip is said once, on stdout, not again as a log record.
     const said = r.stderr.trim().split('\n');
     expect(said.filter((l) => l.startsWith('{'))).toEqual([]);
-    expect(said.filter((l) => l.startsWith(w!.manifests)).map((l) => l.slice(0, l.indexOf(': app ')))).toEqual([`${w.manifests}/kept.yaml:1:1`, `${w.manifests}/kept.yaml:3:1`]);
+    expect(said.filter((l) => l.startsWith(w!.manifests)).map((l) => l.slice(0, l.indexOf(': app ')))).toEqual([`${w.manifests}/kept.yaml:3:10`, `${w.manifests}/kept.yaml:4:1`]);
     expect(r.stdout).toMatch(new RegExp(`^${fresh} created: `, 'm'));
     // The valid app was applied, and the run still fails, so a `git pull && hdactl apply` hook shows the typo.
     expect(said.at(-1)).toBe('2 manifest problem(s): fix them and apply again; the apps they name were left as they run');
