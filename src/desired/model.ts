@@ -101,12 +101,17 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
     frozen.add(d.manifest.app);
   };
 
+  /** Where a document defines its app, as `file:line`. */
+  const where = (d: ValidDoc) => {
+    const at = d.doc.locate(['app']);
+    return `${at.file}:${at.line}`;
+  };
+
   // Cross-file uniqueness: a name defined twice is ambiguous, so neither copy wins.
   const byName = groupBy(docs, (d) => d.manifest.app);
   for (const [name, group] of byName) {
     if (group.length < 2) continue;
-    const first = group[0]!.doc.locate(['app']);
-    for (const d of group.slice(1)) fail(d, ['app'], `app ${name} is also defined at ${first.file}:${first.line}: keep one definition`);
+    for (const d of group.slice(1)) fail(d, ['app'], `app ${name} is also defined at ${where(group[0]!)}: keep one definition`);
     frozen.add(name);
   }
   const candidates = docs.filter((d) => !frozen.has(d.manifest.app));
@@ -118,10 +123,6 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
   const installed = (d: ValidDoc) => ctx.knownIds.has(d.manifest.app);
   const claimants = [...candidates.filter(installed), ...candidates.filter((d) => !installed(d))];
   const hostAt = (d: ValidDoc, i: number): (string | number)[] => (i === 0 ? (d.manifest.hostname ? ['hostname'] : ['app']) : ['aliases', i - 1]);
-  const where = (d: ValidDoc) => {
-    const at = d.doc.locate(['app']);
-    return `${at.file}:${at.line}`;
-  };
   const bothInstalled = (a: ValidDoc, b: ValidDoc) => installed(a) && installed(b);
   const hostOwner = new Map<string, { d: ValidDoc; at: (string | number)[] }>();
   const extraPorts = new Map<ValidDoc, PortBinding[]>();

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type Docker from 'dockerode';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -12,6 +13,24 @@ import { engineStuck } from '../../src/adapters/docker/errors.js';
 import { wire } from '../../src/cli/wiring.js';
 import { resolveSettings } from '../../src/config/settings.js';
 import { runPass } from '../../src/pass.js';
+
+/**
+ * After a failed recreate: the old container is back under the app's name,
+ * running and serving 'old', with no other container beside it; the next
+ * apply makes the change, and the new container serves 'new', alone.
+ */
+async function expectRestoredThenApplied(w: World, app: string, before: Docker.ContainerInspectInfo): Promise<void> {
+  const after = await inspect(app);
+  expect(after.Id).toBe(before.Id);
+  expect(after.Name).toBe(`/${app}`);
+  expect(after.State.Running).toBe(true);
+  await pageWith(w.portBase + 1, 'old');
+  expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${app}`]);
+  const retry = await w.hdactl(['apply']);
+  expect(retry.stdout).toMatch(new RegExp(`^${app} recreated: `));
+  await pageWith(w.portBase + 1, 'new');
+  expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${app}`]);
+}
 
 describe('hdactl apply', () => {
   let w: World | undefined;
@@ -134,17 +153,8 @@ describe('hdactl apply', () => {
     } finally {
       blocker.close();
     }
-    const after = await inspect(app);
-    expect(after.Id).toBe(before.Id);
-    expect(after.Name).toBe(`/${app}`);
-    expect(after.State.Running).toBe(true);
-    await pageWith(w.portBase + 1, 'old');
-    expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${app}`]);
-
     // With the port free again the change goes through.
-    const retry = await w.hdactl(['apply']);
-    expect(retry.stdout).toMatch(new RegExp(`^${app} recreated: `));
-    await pageWith(w.portBase + 1, 'new');
+    await expectRestoredThenApplied(w, app, before);
   });
 
   it('a recreate whose create timed out, and then happened late, removes the late container and puts the old one back, running', async () => {
@@ -177,17 +187,8 @@ describe('hdactl apply', () => {
     expect(result.outcome).toBe('failed');
     expect(result.transient).toBe(true);
 
-    const after = await inspect(app);
-    expect(after.Id).toBe(before.Id);
-    expect(after.State.Running).toBe(true);
-    await pageWith(w.portBase + 1, 'old');
-    expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${app}`]);
-
     // The next pass, with an Engine that answers, makes the change.
-    const retry = await w.hdactl(['apply']);
-    expect(retry.stdout).toMatch(new RegExp(`^${app} recreated: `));
-    await pageWith(w.portBase + 1, 'new');
-    expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${app}`]);
+    await expectRestoredThenApplied(w, app, before);
   });
 
   it('a host port that an outgoing connection holds fails the start with "apply again", and the next apply, once it is closed, starts the app', async () => {
