@@ -115,6 +115,7 @@ async function events(ctx: CommandContext): Promise<number> {
     return 1;
   }
   if (ctx.json) out(JSON.stringify(list, null, 2));
+  else if (!list.length) err(`no events yet: the daemon on ${settings.listen} has changed nothing and seen no problem since it started`);
   else for (const e of list) out(`${e.time}  ${e.app}  ${e.type}: ${e.message}`);
   return 0;
 }

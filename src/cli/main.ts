@@ -3,46 +3,8 @@ import { parseArgs } from 'node:util';
 import { EngineError } from '../adapters/docker/errors.js';
 import { SETTING_FLAGS } from '../config/settings.js';
 import { commands, type CommandContext } from './commands.js';
+import { COMMAND_HELP, commandUsage, usage } from './help.js';
 
-const USAGE = `hdactl: declarative app manager for Amahi-style home servers
-
-Usage: hdactl <command> [options]
-
-Commands:
-  validate [DIR]     check the manifests (default: --manifests); exit 1 on any problem
-  plan               show what apply would change; exit 0 in sync, 2 changes pending, 1 error
-  apply              make the containers and vhosts match the manifests
-  status             one line per app: state, image, URL, host port, last error
-  run                the daemon: watch manifests, containers and vhosts, and keep them converged
-  events             recent events from the running daemon
-  apache-config      print the Apache snippet that includes hdactl's vhosts
-  version            hdactl's version (also --version)
-  help               this text
-
-Options (a flag beats an HDACTL_* variable, which beats hdactl.yaml):
-  --manifests DIR      manifests directory (./manifests)
-  --data-root DIR      app data; relative volumes live in DIR/<app>/ (./.hdactl/data)
-  --state-dir DIR      state file and lock (./.hdactl)
-  --domain NAME        vhosts are <hostname>.NAME (hda.local)
-  --port-base N        web host port = N + app id (35000)
-  --vhost-dir DIR      managed Apache vhost files (./.hdactl/vhosts)
-  --apachectl CMD      Apache control command, may carry arguments, or none (apachectl if on PATH)
-  --vhost-port N       port of <VirtualHost *:N> (80)
-  --templates DIR      vhost templates overriding the built-in ones
-  --instance NAME      manage only containers labelled with this instance (default)
-  --concurrency N      apps applied in parallel (4)
-  --listen ADDR:PORT   status server of run, or none (127.0.0.1:9469)
-  --resync DURATION    full resync period of run (60s)
-  --engine-timeout DURATION
-                       how long a Docker Engine call waits for its answer (60s)
-  --log-level LEVEL    fatal, error, warn, info, debug, trace or silent
-  --config FILE        settings file instead of ./hdactl.yaml
-  -o, --output FORMAT  text (default) or json, for plan, status and events
-  --allow-empty        plan and apply only: remove every app when the manifests
-                       define none (otherwise an empty directory removes nothing)
-  -h, --help           this text
-  --version            hdactl's version
-`;
 
 /** The commands that print `-o json`. */
 const JSON_COMMANDS = new Set(['plan', 'status', 'events']);
@@ -62,15 +24,19 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const [name, ...rest] = parsed.values.version ? ['version'] : parsed.positionals;
-  if (!name || name === 'help' || parsed.values.help) {
-    process.stdout.write(USAGE);
-    return name || parsed.values.help ? 0 : 1;
+  if (!name) {
+    process.stdout.write(usage());
+    return parsed.values.help ? 0 : 1;
+  }
+  // `hdactl help plan` and `hdactl plan --help` show the same page.
+  const helpFor = name === 'help' ? rest[0] : parsed.values.help ? name : undefined;
+  if (helpFor !== undefined && !(helpFor in COMMAND_HELP)) return unknown(helpFor);
+  if (name === 'help' || parsed.values.help) {
+    process.stdout.write(helpFor === undefined ? usage() : commandUsage(helpFor));
+    return 0;
   }
   const command = commands[name];
-  if (!command) {
-    process.stderr.write(`hdactl: unknown command "${name}"\nRun hdactl help for the commands.\n`);
-    return 1;
-  }
+  if (!command) return unknown(name);
   const { output, help: _help, version: _version, 'allow-empty': allowEmpty, ...flags } = parsed.values as Record<string, string | undefined> & { 'allow-empty'?: boolean };
   if (output !== undefined && output !== 'text' && output !== 'json') {
     process.stderr.write(`hdactl: -o ${output} is not a format: use text or json\n`);
@@ -90,6 +56,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const ctx: CommandContext = { flags, args: rest, json: output === 'json', allowEmpty: allowEmpty === true };
   return command(ctx);
+}
+
+function unknown(name: string): number {
+  process.stderr.write(`hdactl: unknown command "${name}"\nRun hdactl help for the commands.\n`);
+  return 1;
 }
 
 main(process.argv.slice(2)).then(

@@ -131,6 +131,29 @@ describe('the CLI as a person or a script sees it', () => {
     expect(stray).toMatchObject({ code: 1, stdout: '', stderr: 'hdactl: plan takes no arguments, not "demo": options start with --\n' });
   });
 
+  it('help shows one command with only the options it reads: hdactl help CMD and hdactl CMD --help alike', async () => {
+    w = await createWorld();
+    const page = await w.hdactl(['plan', '--help']);
+    expect(page).toMatchObject({ code: 0, stderr: '' });
+    expect(await w.hdactl(['help', 'plan'])).toEqual(page);
+    expect(page.stdout).toMatch(/^hdactl plan: show what apply would change/);
+    expect(page.stdout).toContain('Usage: hdactl plan [options]\n');
+    expect(page.stdout).toContain('Exit status: 0 in sync, 2 changes pending, 1 ');
+    expect(page.stdout).toMatch(/^  --allow-empty /m);
+    // The daemon's own settings are not plan's.
+    expect(page.stdout).not.toMatch(/--listen|--resync|--concurrency/);
+    const run = await w.hdactl(['run', '-h']);
+    expect(run.stdout).toMatch(/^  --listen ADDR:PORT /m);
+    expect(run.stdout).toMatch(/^  --resync DURATION /m);
+    expect(run.stdout).not.toMatch(/--allow-empty|--output/);
+    expect((await w.hdactl(['help', 'validate'])).stdout).toContain('Usage: hdactl validate [DIR] [options]\n');
+    const all = await w.hdactl(['help']);
+    expect(all).toMatchObject({ code: 0, stderr: '' });
+    expect(all.stdout).toContain('hdactl help <command>');
+    for (const name of ['validate', 'plan', 'apply', 'status', 'run', 'events', 'apache-config', 'version']) expect(all.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    expect(await w.hdactl(['help', 'deploy'])).toMatchObject({ code: 1, stdout: '', stderr: 'hdactl: unknown command "deploy"\nRun hdactl help for the commands.\n' });
+  });
+
   it('validate passes the shipped examples', async () => {
     w = await createWorld();
     const examples = path.join(ROOT, 'examples');

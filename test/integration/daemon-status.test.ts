@@ -39,6 +39,12 @@ describe('what hdactl run reports while it works', () => {
     }, 30_000, 200).then((r) => r.n);
   }
 
+  it('hdactl events says so when the daemon has nothing to tell yet (this test runs first)', async () => {
+    const events = await hdactlWith(w, d.listen, ['events']);
+    expect(events).toEqual({ code: 0, stdout: '', stderr: `no events yet: the daemon on ${d.listen} has changed nothing and seen no problem since it started\n` });
+    expect(JSON.parse((await hdactlWith(w, d.listen, ['events', '-o', 'json'])).stdout)).toEqual([]);
+  });
+
   it('50 rapid writes to one manifest cost only a few passes, and the last content is applied', async () => {
     const { app, port, file } = await deployed(w, d, 'busy', 'write 0');
     const before = await settledPasses();
