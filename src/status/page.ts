@@ -25,7 +25,7 @@ export function renderPage(doc: StatusDocument, refreshSeconds = 3): string {
     const s = stateOf(a);
     // An app whose manifest is invalid has no known URL; only a valid one without `web` is headless.
     const url = a.url ? `<a href="${esc(a.url)}">${esc(a.url)}</a>` : `<span class="dim">${a.state === 'invalid' ? '-' : 'headless'}</span>`;
-    return `<tr data-app="${esc(a.app)}"><td class="app">${esc(a.app)}</td><td><span class="pill ${s.cls}">${esc(s.label)}</span></td><td>${url}</td><td>${esc(imageText(a))}</td><td class="nowrap">${esc(limits(a))}</td><td>${esc(a.restartCount ?? '-')}</td><td class="err">${esc(a.lastError ?? '')}${a.nextRetry ? `<div class="dim">next retry ${esc(a.nextRetry)}</div>` : ''}</td></tr>`;
+    return `<tr data-app="${esc(a.app)}"><td class="app">${esc(a.app)}</td><td><span class="pill ${s.cls}">${esc(s.label)}</span></td><td>${url}</td><td class="port">${esc(a.hostPort || '-')}</td><td>${esc(imageText(a))}</td><td class="nowrap">${esc(limits(a))}</td><td>${esc(a.restartCount ?? '-')}</td><td class="err">${esc(a.lastError ?? '')}${a.nextRetry ? `<div class="dim">next retry ${esc(a.nextRetry)}</div>` : ''}</td></tr>`;
   });
   // A file that cannot be parsed names no app: this list is the only place it shows.
   const problems = doc.problems.length
@@ -51,8 +51,8 @@ ul{padding-left:1.2rem} time{color:#888;font-family:monospace} .problems{color:#
 <h1>hdactl</h1>
 <p>${engine} · last pass ${esc(doc.lastPass ?? 'not yet')}</p>
 ${problems}
-<table><thead><tr><th>App</th><th>State</th><th>URL</th><th>Image</th><th>Limits</th><th>Restarts</th><th>Last error</th></tr></thead>
-<tbody>${rows.join('\n') || '<tr><td colspan="7" class="dim">no apps yet: add a manifest</td></tr>'}</tbody></table>
+<table><thead><tr><th>App</th><th>State</th><th>URL</th><th class="nowrap" title="the app's web port on this machine, past Apache">Host port</th><th>Image</th><th>Limits</th><th>Restarts</th><th>Last error</th></tr></thead>
+<tbody>${rows.join('\n') || '<tr><td colspan="8" class="dim">no apps yet: add a manifest</td></tr>'}</tbody></table>
 <h2>Recent events</h2><ul>${events.join('\n') || '<li class="dim">none</li>'}</ul>
 </body></html>`;
 }

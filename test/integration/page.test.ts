@@ -48,6 +48,8 @@ describe('the status page in a browser', () => {
     expect(await goodRow.innerText()).toContain('running');
     expect(await goodRow.innerText()).toContain(`http://${good}.hda.test/`);
     expect(await goodRow.innerText()).toContain('mem 64');
+    expect(await page.locator('thead th').allInnerTexts()).toEqual(['App', 'State', 'URL', 'Host port', 'Image', 'Limits', 'Restarts', 'Last error']);
+    expect(await goodRow.locator('td.port').innerText()).toBe(String(port));
 
     const badRow = page.locator(`tr[data-app="${bad}"]`);
     const badText = await badRow.innerText();
