@@ -83,6 +83,12 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
         message = `${field} ${describe(e.data)} is not valid: ${hint(e, schema)}`;
         break;
       }
+      case 'pattern': {
+        // The field's description says what it takes in words; the regex only when there is none.
+        const words = hint(e, schema);
+        message = `${field} ${describe(e.data)} is not valid${words === NO_HINT ? ` (${e.message ?? e.keyword})` : ''}: ${words}`;
+        break;
+      }
       default:
         message = `${field} ${describe(e.data)} is not valid (${e.message ?? e.keyword}): ${hint(e, schema)}`;
     }
@@ -100,8 +106,10 @@ function hint(e: ErrorObject, schema: Record<string, unknown>): string {
   // anyOf under items: the description sits on the array that holds it.
   const top = e.instancePath.split('/')[1];
   const props = schema.properties as Record<string, { description?: string }> | undefined;
-  return lowerFirst(props?.[top ?? '']?.description ?? 'see schemas/app.schema.json');
+  return lowerFirst(props?.[top ?? '']?.description ?? NO_HINT);
 }
+
+const NO_HINT = 'see schemas/app.schema.json';
 
 function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);

@@ -77,6 +77,14 @@ describe('a manifest problem names the file, line and column of the offending no
       ],
     },
     {
+      situation: 'a value of the wrong form says what the field takes in words, not as a regex',
+      file: 'bad-patterns.yaml',
+      lines: [
+        'bad-patterns.yaml:5:14: app hydra: stopTimeout "10 seconds" is not valid: grace period before the Engine kills the app on stop or recreate: a duration such as 10s, 2m or 500ms.',
+        'bad-patterns.yaml:7:11: app hydra: limits.memory "12x" is not valid: memory limit in Compose size syntax (512m, 1g, 1.5g) or bytes. At least 6m.',
+      ],
+    },
+    {
       situation: 'a list where an app mapping belongs is rejected as a whole',
       file: 'list-not-mapping.yaml',
       lines: ['list-not-mapping.yaml:2:1: manifest must be object, not a list'],
@@ -91,7 +99,7 @@ describe('a manifest problem names the file, line and column of the offending no
   it('an app name with capitals and an underscore is rejected at the name, with the naming rule', () => {
     const r = validateFixture('bad-name.yaml');
     expect(r.lines).toHaveLength(1);
-    expect(r.lines[0]).toMatch(/^bad-name\.yaml:2:6: app My_App: app "My_App" is not valid \(must match pattern .*\): .*lower-case letters, digits and '-', 2 to 32 characters, starting with a letter\.$/);
+    expect(r.lines[0]).toBe(`bad-name.yaml:2:6: app My_App: app "My_App" is not valid: the app's identifier and its container's name (Amahi's APP_IDENTIFIER). A DNS label: lower-case letters, digits and '-', 2 to 32 characters, starting with a letter.`);
     expect(r.apps).toEqual([]);
   });
 
