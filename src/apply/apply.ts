@@ -72,7 +72,26 @@ export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> 
     const f = failed.get(r.app);
     if (f) Object.assign(r, { outcome: 'failed', message: f.error, error: f.error, transient: f.transient });
   }
+  // Only what status shows: failing to record it must not turn an applied pass into a failed one.
+  await recordFailures(results, deps.state, new Date().toISOString()).catch((err: unknown) => deps.log.warn({ err }, 'could not record the last failures in the state file'));
   return results;
+}
+
+/**
+ * Keeps each app's last failure in the state file until it applies cleanly,
+ * so that `hdactl status` can say why an app is not as its manifest says
+ * after the command or daemon that failed has gone. Writes only on a change.
+ */
+async function recordFailures(results: AppResult[], state: StateStore, time: string): Promise<void> {
+  if (!results.length) return;
+  const current = await state.read();
+  const failedNow = results.filter((r) => r.outcome === 'failed' && current.apps[r.app] && current.apps[r.app]!.lastError?.message !== r.message);
+  const fine = results.filter((r) => r.outcome !== 'failed' && r.outcome !== 'skipped' && current.apps[r.app]?.lastError);
+  if (!failedNow.length && !fine.length) return;
+  await state.update((s) => {
+    for (const r of failedNow) if (s.apps[r.app]) s.apps[r.app]!.lastError = { message: r.message, time };
+    for (const r of fine) if (s.apps[r.app]) delete s.apps[r.app]!.lastError;
+  });
 }
 
 /** ApplyDeps plus what the apps of one pass share. */

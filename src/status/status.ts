@@ -107,14 +107,16 @@ export function appContainer(app: string, observed: Observed): ObservedContainer
 
 /** Computes status rows from one observation. */
 export async function computeStatus(deps: PassDeps): Promise<StatusReport> {
-  const { plan, observed, desired } = await computePlan(deps);
+  const { plan, observed, desired, state } = await computePlan(deps);
   const rows = plan.apps.map((a) => {
     const problem = desired.problems.find((p) => p.app === a.app);
+    // The last apply's failure, while the app still differs from its manifest.
+    const failure = a.actions.length ? state.apps[a.app]?.lastError : undefined;
     return {
       app: a.app,
       ...appColumns(a, appContainer(a.app, observed), observed, deps.settings),
       inSync: a.actions.length === 0 && !a.blocked,
-      error: a.blocked ?? a.warning ?? (problem ? problem.message : ''),
+      error: a.blocked ?? a.warning ?? (problem ? problem.message : failure ? `${failure.message} (${failure.time})` : ''),
     };
   });
   return { rows, problems: desired.problems };

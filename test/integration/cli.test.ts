@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { TEST_IMAGE } from '../support/global-setup.js';
-import { CLI, createWorld, type World } from '../support/world.js';
+import { CLI, createWorld, webApp, type World } from '../support/world.js';
 
 const run = promisify(execFile);
 
@@ -129,6 +129,24 @@ describe('the CLI as a person or a script sees it', () => {
     expect(await w.hdactl(['validate', file])).toMatchObject({ code: 1, stdout: '', stderr: `hdactl validate checks a manifests directory, as apps are checked against each other: run hdactl validate ${w.manifests}\n` });
     const stray = await w.hdactl(['plan', 'demo']);
     expect(stray).toMatchObject({ code: 1, stdout: '', stderr: 'hdactl: plan takes no arguments, not "demo": options start with --\n' });
+  });
+
+  it('status without a daemon shows why the last apply failed, until an apply succeeds', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}web`;
+    // Nothing listens on that registry port: the pull fails at once.
+    const missing = '127.0.0.1:5999/nope/missing:1';
+    await w.writeManifest('web.yaml', webApp(app, 'hello', { image: missing }));
+    const failed = await w.hdactl(['apply']);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(new RegExp(`^${app} failed: pull ${missing.replace(/[./]/g, '\\$&')} failed`, 'm'));
+    const row = (await w.hdactl(['status'])).stdout.split('\n').find((l) => l.startsWith(`${app} `));
+    expect(row).toMatch(new RegExp(`^${app}\\s+missing\\s.*\\sno\\s+pull ${missing.replace(/[./]/g, '\\$&')} failed: .*\\(\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\)$`));
+
+    await w.writeManifest('web.yaml', webApp(app, 'hello'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const fixed = (await w.hdactl(['status', '-o', 'json'])).stdout;
+    expect(JSON.parse(fixed)).toEqual([expect.objectContaining({ app, state: 'running', inSync: true, error: '' })]);
   });
 
   it('help shows one command with only the options it reads: hdactl help CMD and hdactl CMD --help alike', async () => {

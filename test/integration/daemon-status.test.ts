@@ -234,9 +234,9 @@ describe('what hdactl run reports while it works', () => {
     const other = await hdactlWith(w, d.listen, ['status'], ['--instance', `${w.prefix}other`]);
     expect(other.code).toBe(0);
     // Computed by this process: under that instance the daemon's container is a foreign one,
-    // and the daemon's last pull error is not known.
+    // and the daemon's last pull error comes from the state file they share.
     expect(other.stdout).toMatch(new RegExp(`^${app}\\s+missing .*a container named ${app} exists that hdactl does not own`, 'm'));
-    expect(other.stdout).toMatch(new RegExp(`^${failing}\\s+missing .*\\s-\\n`, 'm'));
+    expect(other.stdout).toMatch(new RegExp(`^${failing}\\s+missing .*\\sno\\s+pull ${MISSING_IMAGE.replace(/[./]/g, '\\$&')} failed: .*\\)\\n`, 'm'));
     const otherEvents = await hdactlWith(w, d.listen, ['events'], ['--instance', `${w.prefix}other`]);
     expect(otherEvents.code).toBe(1);
     expect(otherEvents.stderr).toContain(`no hdactl run of instance ${w.prefix}other answers on ${d.listen}`);

@@ -13,6 +13,11 @@ export interface AppRecord {
   limits?: { containerId: string; limits: Limits };
   /** Content hash of the manifest last applied. */
   generation?: string;
+  /**
+   * Why the last attempt to apply the app failed, until one succeeds: what
+   * `hdactl status` shows when no daemon answers.
+   */
+  lastError?: { message: string; time: string };
 }
 
 /** The state file: `<stateDir>/state.json`. */
