@@ -91,12 +91,15 @@ export class Controller {
     this.debouncer = new Debouncer(o.clock, o.debounceMs ?? 50, (file) => void this.manifestSettled(file));
     // The Engine sends kill, die and stop in a burst, and its container list can
     // trail the die event by a moment: act once the burst has settled.
-    this.eventDebouncer = new Debouncer(o.clock, o.eventSettleMs ?? 250, (app) => this.queue.add(app));
+    // Engine events only nudge: most of those for a failing app come from its
+    // own pass (the new container stopped, the old one put back), and must not
+    // cut its backoff short. The retry looks at the world anyway.
+    this.eventDebouncer = new Debouncer(o.clock, o.eventSettleMs ?? 250, (app) => this.queue.nudge(app));
     // The Engine sends `die` before its container list (and inspect) say the
     // container exited: on a busy host, 300 ms later they may still say
     // running. A pass that looked too early finds nothing to do, and no later
     // event comes, so the app would stay down until the resync. Look once more.
-    this.confirmDebouncer = new Debouncer(o.clock, o.eventConfirmMs ?? 2000, (app) => this.queue.add(app));
+    this.confirmDebouncer = new Debouncer(o.clock, o.eventConfirmMs ?? 2000, (app) => this.queue.nudge(app));
     o.metrics.scheduled = () => this.scheduledTriggers();
   }
 

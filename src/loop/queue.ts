@@ -8,7 +8,8 @@ import type { Clock } from './clock.js';
 export class WorkQueue {
   private readonly ready = new Set<string>();
   private readonly inFlight = new Set<string>();
-  private readonly dirty = new Set<string>();
+  /** Keys added while in flight: by `add` (run again after) or only by `nudge`. */
+  private readonly dirty = new Map<string, 'add' | 'nudge'>();
   private readonly delayed = new Map<string, { at: number; timer: unknown }>();
   /** When each ready key was last added, in `stamp()` ticks. */
   private readonly addedAt = new Map<string, number>();
@@ -27,12 +28,28 @@ export class WorkQueue {
       this.delayed.delete(key);
     }
     if (this.inFlight.has(key)) {
-      this.dirty.add(key);
+      this.dirty.set(key, 'add');
       return;
     }
     this.ready.add(key);
     this.addedAt.set(key, ++this.ticks);
     this.wake();
+  }
+
+  /**
+   * Queues `key` now, unless a wait set by `addAfter` (a failing app's backoff)
+   * is pending, or will be once its pass in flight ends: then that wait stands.
+   * For triggers that a failing pass causes itself (the Engine's events for
+   * the containers it stopped, created and removed), which would otherwise
+   * retry the app at once, again and again, instead of after its backoff.
+   */
+  nudge(key: string): void {
+    if (this.closed || this.delayed.has(key)) return;
+    if (this.inFlight.has(key)) {
+      if (!this.dirty.has(key)) this.dirty.set(key, 'nudge');
+      return;
+    }
+    this.add(key);
   }
 
   /** A point in the queue's history: keys added after it have a later `addedAt`. */
@@ -81,10 +98,10 @@ export class WorkQueue {
     const got = new Set<string>();
     for (const k of keys) {
       if (this.inFlight.has(k)) {
-        this.dirty.add(k);
+        this.dirty.set(k, 'add');
         continue;
       }
-      if (this.ready.delete(k) && (this.addedAt.get(k) ?? 0) > since) this.dirty.add(k);
+      if (this.ready.delete(k) && (this.addedAt.get(k) ?? 0) > since) this.dirty.set(k, 'add');
       this.addedAt.delete(k);
       this.inFlight.add(k);
       got.add(k);
@@ -92,11 +109,16 @@ export class WorkQueue {
     return got;
   }
 
-  /** Marks keys processed; those added meanwhile are queued again. */
+  /**
+   * Marks keys processed; those added meanwhile are queued again, and those
+   * only nudged meanwhile too unless their pass set a wait (see `nudge`).
+   */
   done(keys: Iterable<string>): void {
     for (const k of keys) {
       this.inFlight.delete(k);
-      if (this.dirty.delete(k)) this.add(k);
+      const how = this.dirty.get(k);
+      this.dirty.delete(k);
+      if (how === 'add' || (how === 'nudge' && !this.delayed.has(k))) this.add(k);
     }
   }
 

@@ -351,6 +351,36 @@ describe('Controller timing', () => {
     await t.controller.stop(1000);
   });
 
+  it('Engine events from a failing app\'s own pass do not cut its backoff short; a manifest change does', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1', 'transient');
+    let release!: () => void;
+    t.fake.gate = new Promise<void>((r) => (release = r));
+    t.controller.start();
+    await settle(5);
+    // During the failing pass the Engine reports the containers it stopped and put back.
+    for (const _ of ['create', 'start', 'die', 'destroy']) t.controller.engineEvent('a');
+    await t.advance(250);
+    t.fake.gate = undefined;
+    release();
+    await settle(10);
+    expect(t.app('a')?.failures).toBe(1);
+    // And more of them settle after it, before the retry is due.
+    t.controller.engineEvent('a');
+    await t.advance(999);
+    expect(t.fake.passes.map((p) => p.at)).toEqual([0]);
+    await t.advance(1);
+    expect(t.fake.passes.map((p) => p.at)).toEqual([0, 1250]);
+    // The second look 2 s after the last event (at 2250) falls in the next wait (2 s): it does not run either.
+    await t.advance(1000);
+    expect(t.fake.passes.map((p) => p.at)).toEqual([0, 1250]);
+    // A change to the manifest is what the owner did to fix it: it runs at once.
+    t.controller.manifestChanged('a.yaml');
+    await t.advance(100);
+    expect(t.fake.passes.map((p) => p.at)).toEqual([0, 1250, 2350]);
+    await t.controller.stop(1000);
+  });
+
   it('caps the wait between retries at 5 minutes', async () => {
     const t = setup({ resyncMs: 24 * 3600_000 });
     t.fake.set('a', 'g1', 'transient');

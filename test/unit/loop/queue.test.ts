@@ -103,6 +103,35 @@ describe('WorkQueue', () => {
     expect(await q.take()).toEqual(['c']);
   });
 
+  it('nudge queues a key unless a wait is pending for it, or set by the pass in flight; add cuts the wait short', async () => {
+    const clock = new ManualClock();
+    const q = new WorkQueue(clock);
+    q.addAfter('a', 1000);
+    q.nudge('a');
+    expect(await peek(q.take())).toEqual({ done: false });
+    // In flight, and its pass sets a wait before done: the nudge made meanwhile waits for it.
+    clock.advance(1000);
+    expect(await q.take()).toEqual(['a']);
+    q.nudge('a');
+    q.addAfter('a', 2000);
+    q.done(['a']);
+    expect(await peek(q.take())).toEqual({ done: false });
+    // Without a wait, a nudge made meanwhile runs the key again after done.
+    clock.advance(2000);
+    expect(await q.take()).toEqual(['a']);
+    q.nudge('a');
+    q.done(['a']);
+    expect(await q.take()).toEqual(['a']);
+    // An add made meanwhile runs it again after done even though its pass set a wait.
+    q.add('a');
+    q.addAfter('a', 4000);
+    q.done(['a']);
+    expect(await q.take()).toEqual(['a']);
+    q.done(['a']);
+    expect(q.depth).toBe(0);
+    q.close();
+  });
+
   it('close releases waiting takers with no keys and drops delayed keys', async () => {
     const clock = new ManualClock();
     const q = new WorkQueue(clock);
