@@ -203,7 +203,8 @@ export class Controller {
         this.finishedPasses++;
         for (const k of claimed) this.lastFinished.set(k, this.finishedPasses);
         this.queue.done(claimed);
-        this.queue.done([ALL]);
+        // Only a full pass holds ALL: a keyed one releasing it would let a second full pass start beside the first.
+        if (keys.includes(ALL)) this.queue.done([ALL]);
         this.o.metrics.queueDepth.set(this.queue.depth);
       }
     }

@@ -470,6 +470,27 @@ describe('Controller timing', () => {
     await t.controller.stop(1000);
   });
 
+  it('a keyed pass that ends during a full pass does not let a second full pass start beside it', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    let release!: () => void;
+    t.fake.gate = new Promise<void>((r) => (release = r));
+    t.controller.start();
+    await settle(5);
+    t.fake.gate = undefined;
+    t.fake.set('c', 'g1');
+    t.controller.manifestChanged('c.yaml');
+    await t.advance(100);
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a'], ['c']]);
+    t.controller.resyncAll();
+    await settle(10);
+    expect(t.fake.passes).toHaveLength(2);
+    release();
+    await settle(10);
+    expect(t.fake.passes.map((p) => p.apps)).toEqual([['a'], ['c'], ['a', 'c']]);
+    await t.controller.stop(1000);
+  });
+
   it('the echo of its own vhost write does not requeue an app; a vhost changed by someone else does', async () => {
     const t = setup();
     t.fake.set('a', 'g1');
