@@ -47,13 +47,26 @@ export async function followEngineEvents(engine: Engine, instance: string, sink:
       const delay = backoff.fail('events');
       sink.unreachable((err as Error).message);
       log.warn({ err, retryInMs: delay }, 'engine event stream lost; reconnecting');
-      await new Promise<void>((resolve) => {
-        const t = clock.setTimeout(resolve, delay);
-        signal.addEventListener('abort', () => {
-          clock.clearTimeout(t);
-          resolve();
-        }, { once: true });
-      });
+      await sleep(clock, delay, signal);
     }
   }
+}
+
+/**
+ * Waits `ms`, or until `signal` aborts. The abort listener goes when the
+ * timer fires: a follower retrying an Engine that stays down for days must
+ * not pile one up per attempt on the daemon's signal.
+ */
+function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onAbort = () => {
+      clock.clearTimeout(t);
+      resolve();
+    };
+    const t = clock.setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
