@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ConfigtestResult, DefaultVhost, WebServerControl } from '../adapters/apache/control.js';
 import type { VhostStore } from '../adapters/vhost/store.js';
 import type { Clock } from '../loop/clock.js';
+import { isTransient } from './outcome.js';
 
 /** A vhost file to write (`content`) or remove (`content` undefined) in a pass. */
 export interface VhostWrite {
@@ -67,7 +68,8 @@ export class ImmediateCommitter implements VhostCommitter {
         await this.put(c.app, c.content);
         written.push(c);
       } catch (err) {
-        failed.set(w.app, { error: `cannot write the vhost file: ${(err as Error).message}`, transient: false });
+        // A disk full or read-only for a moment: retried with backoff, as the host's own errors are.
+        failed.set(w.app, { error: `cannot write the vhost file: ${(err as Error).message}`, transient: isTransient(err) });
       }
     }
     const check = (): Promise<ConfigtestResult> => this.web.configtest().catch((err: Error) => ({ ok: false, output: err.message }));

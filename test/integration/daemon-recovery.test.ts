@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { deployed, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
@@ -116,5 +116,29 @@ describe('hdactl run waits out a disk that is not mounted yet', () => {
     });
     await pageWith(Number(up.hostPort), 'gallery');
     expect((await inspect(app)).HostConfig.Binds).toEqual([`${media}:/media:ro`]);
+  });
+
+  it('an app whose vhost file cannot be written is retried with backoff, and gets its vhost once the way is clear, with no manifest change', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}notes`;
+    const conf = path.join(w.vhostDir, `${app}.conf`);
+    // A directory in the vhost file's place: writing it fails as a full disk would, from the host.
+    await mkdir(conf, { recursive: true });
+    const d = await startDaemon(w);
+    await w.writeManifest('notes.yaml', webApp(app, 'notes'));
+    const failing = await eventually(async () => {
+      const a = await d.app(app);
+      return a?.lastError?.includes('cannot write the vhost file') && a.failures >= 1 ? a : undefined;
+    });
+    expect(failing.nextRetry).toBeDefined();
+
+    await rm(conf, { recursive: true });
+    const fixed = await eventually(async () => {
+      const a = await d.app(app);
+      return a?.vhost === 'in sync' && a.lastError === undefined ? a : undefined;
+    });
+    expect(fixed.failures).toBe(0);
+    expect(await readFile(conf, 'utf8')).toContain(`${app}.hda.test`);
+    await pageWith(Number(fixed.hostPort), 'notes');
   });
 });
