@@ -57,9 +57,14 @@ export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> 
     }
   }
   // Each vhost's access and error logs go to <dataRoot>/<app>/logs: Apache's configtest needs the directory.
-  await Promise.all(writes.filter((w) => w.content !== undefined).map((w) => mkdir(path.join(deps.dataRoot, w.app, 'logs'), { recursive: true })));
+  // An app whose directory cannot be made fails alone, its vhost unwritten; the others go on.
+  const noLogs = new Map<string, { error: string; transient: boolean }>();
+  await Promise.all(writes.filter((w) => w.content !== undefined).map(async (w) => {
+    const logs = path.join(deps.dataRoot, w.app, 'logs');
+    await mkdir(logs, { recursive: true }).catch((err: unknown) => noLogs.set(w.app, { error: `cannot create ${logs} for its vhost's logs: ${(err as Error).message}`, transient: isTransient(err) }));
+  }));
   let containersDone!: (failed: Set<string>) => void;
-  const committed = committer.commit(writes, new Promise((resolve) => (containersDone = resolve)));
+  const committed = committer.commit(writes.filter((w) => !noLogs.has(w.app)), new Promise((resolve) => (containersDone = resolve)));
   const ctx: PassContext = { ...deps, images: new Map() };
   const results = await mapLimit(p.apps, deps.concurrency, (a) => applyApp(a, ctx)).catch((err: unknown) => {
     // Settled on every path: the commit (and in the daemon, the next batch) waits on it.
@@ -69,8 +74,9 @@ export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> 
   containersDone(new Set(results.filter((r) => r.outcome === 'failed').map((r) => r.app)));
   const failed = await committed;
   for (const r of results) {
-    const f = failed.get(r.app);
-    if (f) Object.assign(r, { outcome: 'failed', message: f.error, error: f.error, transient: f.transient });
+    // An app whose container step failed keeps that error: its retry redoes the vhost too.
+    const f = failed.get(r.app) ?? noLogs.get(r.app);
+    if (f && r.outcome !== 'failed') Object.assign(r, { outcome: 'failed', message: f.error, error: f.error, transient: f.transient });
   }
   // Only what status shows: failing to record it must not turn an applied pass into a failed one.
   await recordFailures(results, deps.state, new Date().toISOString()).catch((err: unknown) => deps.log.warn({ err }, 'could not record the last failures in the state file'));

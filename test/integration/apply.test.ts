@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
@@ -219,6 +219,30 @@ describe('hdactl apply', () => {
     expect(retry.stdout).toMatch(new RegExp(`^${app} started: `, 'm'));
     expect(retry.code).toBe(0);
     await pageWith(w.portBase + 1, 'lent');
+  });
+
+  it('an app whose vhost log directory cannot be made fails alone, its data left as it is, and applies once the directory can be made', async () => {
+    w = await createWorld();
+    const blocked = `${w.prefix}a`;
+    const fine = `${w.prefix}b`;
+    // A file where the app's data directory belongs: mkdir <dataRoot>/<app>/logs fails with ENOTDIR.
+    await mkdir(w.dataRoot, { recursive: true });
+    await writeFile(path.join(w.dataRoot, blocked), 'not a directory\n');
+    await w.writeManifest('a.yaml', webApp(blocked, 'a'));
+    await w.writeManifest('b.yaml', webApp(fine, 'b'));
+    const first = await w.hdactl(['apply']);
+    expect(first.code).toBe(1);
+    expect(first.stdout).toContain(`${blocked} failed: cannot create ${path.join(w.dataRoot, blocked, 'logs')} for its vhost's logs: ENOTDIR`);
+    expect(first.stdout).toMatch(new RegExp(`^${fine} created: `, 'm'));
+    expect(existsSync(path.join(w.vhostDir, `${fine}.conf`))).toBe(true);
+    expect(existsSync(path.join(w.vhostDir, `${blocked}.conf`))).toBe(false);
+    expect(await readFile(path.join(w.dataRoot, blocked), 'utf8')).toBe('not a directory\n');
+
+    await rm(path.join(w.dataRoot, blocked));
+    const second = await w.hdactl(['apply']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(new RegExp(`^${blocked} configured: `, 'm'));
+    expect(existsSync(path.join(w.vhostDir, `${blocked}.conf`))).toBe(true);
   });
 
   it('keeps every app\'s id and host port across runs, even when the state file is lost', async () => {
