@@ -213,7 +213,8 @@ const OUTCOME_ORDER: Array<[Action['type'], Outcome]> = [
 
 function outcomeOf(actions: Action[]): Outcome {
   const primaryRemoved = actions.some((a) => a.type === 'remove' && a.container.name === a.container.app);
-  if (primaryRemoved) return 'removed';
+  // Removed and created again (in place of a dead container) is a recreate.
+  if (primaryRemoved) return actions.some((a) => a.type === 'create') ? 'recreated' : 'removed';
   for (const [type, outcome] of OUTCOME_ORDER.slice(1)) if (actions.some((a) => a.type === type)) return outcome;
   return 'configured'; // vhost-only changes, or only leftovers pruned
 }

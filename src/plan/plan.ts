@@ -88,6 +88,12 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
   if (!primary) {
     const why = installed ? 'container missing' : 'new app';
     actions.push({ type: 'create', desired, reason: desired.state === 'stopped' ? `${why} (state: stopped)` : why });
+  } else if (primary.state === 'dead') {
+    // The Engine failed to remove it once (a mount still busy): it can never
+    // start again. Removing it again usually works, and the app is created
+    // afresh, its data where it was: starting it would fail every time.
+    actions.push({ type: 'remove', container: primary, reason: 'container dead: the Engine cannot start it' });
+    actions.push({ type: 'create', desired, reason: 'in place of its dead container' });
   } else if (primary.specHash !== desired.specHash || liftsLimit(primary.limits, desired.limits)) {
     // A recreate for a lifted limit alone must not claim the spec changed too.
     const specDiff = primary.specHash !== desired.specHash ? specChanges(primary, desired.spec) : [];

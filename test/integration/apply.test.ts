@@ -2,9 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, isGone, pageWith } from '../support/engine.js';
 import { createWorld, docker, webApp, type World } from '../support/world.js';
@@ -155,6 +157,39 @@ describe('hdactl apply', () => {
     }
     // With the port free again the change goes through.
     await expectRestoredThenApplied(w, app, before);
+  });
+
+  it('a container left dead by a removal that failed is removed again and the app created afresh, once the Engine can remove it', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}ghost`;
+    await w.writeManifest('ghost.yaml', webApp(app, 'ghost'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = await inspect(app);
+    // An immutable file in its writable layer: the Engine cannot delete it, so `docker rm -f` leaves the container dead.
+    const stuck = path.join((before.GraphDriver.Data as unknown as { UpperDir: string }).UpperDir, 'www');
+    const chattr = (flag: string) => promisify(execFile)('chattr', [flag, stuck]);
+    await chattr('+i');
+    try {
+      await expect(docker.getContainer(before.Id).remove({ force: true })).rejects.toThrow(/failed to remove root filesystem/);
+      expect((await inspect(app)).State.Status).toBe('dead');
+      const planned = await w.hdactl(['plan']);
+      expect(planned.stdout).toContain(`- remove ${app}: container dead: the Engine cannot start it`);
+      expect(planned.stdout).toMatch(new RegExp(`^\\+ create ${app}: .*\\(in place of its dead container\\)$`, 'm'));
+      // While the Engine still cannot remove it, apply says why, and leaves it.
+      const failed = await w.hdactl(['apply']);
+      expect(failed.code).toBe(1);
+      expect(failed.stdout).toMatch(new RegExp(`^${app} failed: remove container: .*failed to remove root filesystem`, 'm'));
+      expect((await inspect(app)).Id).toBe(before.Id);
+    } finally {
+      await chattr('-i');
+    }
+    const fixed = await w.hdactl(['apply']);
+    expect(fixed.stdout).toMatch(new RegExp(`^${app} recreated: container dead: the Engine cannot start it; image .*\\(in place of its dead container\\)$`, 'm'));
+    expect(fixed.code).toBe(0);
+    const after = await inspect(app);
+    expect(after.Id).not.toBe(before.Id);
+    expect(after.State.Running).toBe(true);
+    await pageWith(w.portBase + 1, 'ghost');
   });
 
   it('a recreate whose create timed out, and then happened late, removes the late container and puts the old one back, running', async () => {

@@ -199,6 +199,18 @@ describe('what each step carries', () => {
     expect(a.blocked).toBe('its container is being removed outside hdactl: it is created again once it is gone');
   });
 
+  it('a dead container (one the Engine failed to remove) is removed and the app created again, not started', () => {
+    const input = loadPlanFixture('vhost-foreign');
+    input.observed.foreignVhosts.clear();
+    input.observed.containers[0]!.state = 'dead';
+    const a = plan(input).apps[0]!;
+    expect(a.actions.map((x) => [x.type, 'reason' in x ? x.reason : ''])).toEqual([
+      ['remove', 'container dead: the Engine cannot start it'],
+      ['create', 'in place of its dead container'],
+      ['vhost-create', 'hydra.hda.local → 127.0.0.1:35001'],
+    ]);
+  });
+
   it('a foreign vhost is a warning, not a block: the container is still managed', () => {
     const input = loadPlanFixture('vhost-foreign');
     input.observed.containers[0]!.state = 'exited';

@@ -118,6 +118,12 @@ class DockerEngine implements Engine {
       if (labels[LABEL.app] && labels[LABEL.instance] === instance) owned.push(toObserved(c));
       else for (const n of c.Names ?? []) foreignNames.add(n.replace(/^\//, ''));
     }
+    // A removal that failed (a file the Engine may not delete) leaves the
+    // container dead, but the list goes on saying removing: inspect tells.
+    await Promise.all(owned.filter((c) => c.state === 'removing').map(async (c) => {
+      const info = await this.call('inspect container', (o) => this.docker.getContainer(c.id).inspect(o)).catch(() => undefined);
+      if (info?.State?.Status === 'dead') Object.assign(c, { state: 'dead', status: 'Dead' });
+    }));
     return { owned, foreignNames };
   }
 
