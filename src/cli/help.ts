@@ -72,9 +72,11 @@ Exit status: 0 every app applied, 1 any failure or manifest problem.`,
   },
   status: {
     summary: 'one line per app: state, image, URL, host port, last error',
-    about: `Asks the running daemon (at --listen) for its status, which knows each
-app's last error; without a daemon, computes the table from the Engine and
-the files.`,
+    about: `Asks the running daemon (at --listen) for its status; without a daemon,
+computes the table from the Engine and the files, with each app's last
+failure as the state file recorded it.
+
+Exit status: 0 the table was printed (whatever it says), 1 an error.`,
     options: [...PASS, 'listen', 'output'],
   },
   run: {
@@ -82,14 +84,20 @@ the files.`,
     about: `Applies every change to the manifests directory, the app containers and the
 vhost files as it happens, and every --resync. Serves its status, events
 and metrics on --listen. Stops cleanly on SIGINT or SIGTERM; one daemon per
-state directory.`,
+state directory.
+
+Exit status: 0 stopped by a signal, 1 it could not start (another daemon
+holds the state directory, a bad setting).`,
     options: [...PASS, 'apachectl', 'concurrency', 'listen', 'resync'],
   },
   events: {
     summary: 'recent events from the running daemon',
     about: `Prints what the daemon at --listen did and why, oldest first: installs,
 updates, removals, repaired drift, manifest problems, failures and their
-retries. The daemon keeps the most recent ones in memory.`,
+retries. The daemon keeps the most recent ones in memory.
+
+Exit status: 0 the events were printed (or there are none yet), 1 no
+daemon of this --instance answers on --listen.`,
     options: ['listen', 'instance', 'config', 'output'],
   },
   'apache-config': {

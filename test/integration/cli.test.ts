@@ -165,6 +165,8 @@ describe('the CLI as a person or a script sees it', () => {
     expect(run.stdout).toMatch(/^  --resync DURATION /m);
     expect(run.stdout).not.toMatch(/--allow-empty|--output/);
     expect((await w.hdactl(['help', 'validate'])).stdout).toContain('Usage: hdactl validate [DIR] [options]\n');
+    // Every command a script may run says what its exit status means.
+    for (const name of ['validate', 'plan', 'apply', 'status', 'run', 'events']) expect((await w.hdactl(['help', name])).stdout).toMatch(/^Exit status: 0 .*, 1 /m);
     const all = await w.hdactl(['help']);
     expect(all).toMatchObject({ code: 0, stderr: '' });
     expect(all.stdout).toContain('hdactl help <command>');
