@@ -3,6 +3,7 @@ import path from 'node:path';
 import { StateStore } from '../adapters/state/store.js';
 import type { Settings } from '../config/settings.js';
 import { loadTemplates } from '../desired/templates.js';
+import { acquireLock } from '../loop/lock.js';
 import { formatProblem } from '../manifest/problem.js';
 import { isInSync } from '../plan/actions.js';
 import { formatPlan, planToJson } from '../plan/format.js';
@@ -70,7 +71,9 @@ async function apply(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
   const deps = { ...wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }), allowEmpty: ctx.allowEmpty, outcomesShown: true };
   deps.onProgress = (app, line) => err(`  ${app}: ${line}`);
-  const { results, desired, plan } = await runPass(deps);
+  // A daemon (or another apply) on the same state dir would act on the same containers at once.
+  const lock = await acquireLock(settings.stateDir, 'apply');
+  const { results, desired, plan } = await runPass(deps).finally(() => lock.release());
   for (const p of desired.problems) err(formatProblem(p));
   for (const r of results) {
     out(`${r.app} ${r.outcome}${r.message && r.outcome !== 'unchanged' ? `: ${r.message}` : ''}`);

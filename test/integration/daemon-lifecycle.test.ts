@@ -76,6 +76,25 @@ describe('the hdactl run process', () => {
     expect((await readFile(path.join(w.stateDir, 'hdactl.lock'), 'utf8')).split('\n')[0]).toBe(String(first.pid));
   });
 
+  it('hdactl apply beside it on the same state dir is refused and names it; once it stops, apply works', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}shared`;
+    const d = await startDaemon(w);
+    await w.writeManifest('shared.yaml', webApp(app, 'shared'));
+    await eventually(async () => (await d.app(app))?.state === 'running');
+    const refused = await w.hdactl(['apply']);
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toBe(`hdactl: hdactl run (pid ${d.pid}) manages ${w.stateDir} and applies every manifest change itself: see hdactl status, or stop it to apply by hand\n`);
+    await d.stop();
+    await w.writeManifest('shared.yaml', webApp(app, 'changed'));
+    const applied = await w.hdactl(['apply']);
+    expect(applied.stdout).toMatch(new RegExp(`^${app} recreated: `, 'm'));
+    expect(applied.code).toBe(0);
+    // And apply leaves no lock behind: a daemon starts.
+    const again = await startDaemon(w);
+    expect(again.running).toBe(true);
+  });
+
   it('SIGTERM stops it within a few seconds with exit code 0 and releases the lock', async () => {
     w = await createWorld();
     const app = `${w.prefix}calm`;

@@ -20,7 +20,7 @@ describe('the state dir lock of hdactl run', () => {
 
   it('holds our pid and identity, and is gone once released', async () => {
     const lock = await acquireLock(dir);
-    expect(await readFile(file, 'utf8')).toBe(`${process.pid}\n${processIdentity(process.pid)}\n`);
+    expect(await readFile(file, 'utf8')).toBe(`${process.pid}\n${processIdentity(process.pid)}\nrun\n`);
     expect(processIdentity(process.pid)).toMatch(/^[0-9a-f-]{36} \d+$/);
     await lock.release();
     expect(existsSync(file)).toBe(false);
@@ -35,6 +35,25 @@ describe('the state dir lock of hdactl run', () => {
     } finally {
       holder.kill();
     }
+  });
+
+  it('apply is refused beside a running daemon, and the daemon beside a running apply, each told what to do', async () => {
+    const holder = spawn('sleep', ['30']);
+    try {
+      await once(holder, 'spawn');
+      await writeFile(file, `${holder.pid}\n${processIdentity(holder.pid!)}\nrun\n`);
+      await expect(acquireLock(dir, 'apply')).rejects.toThrow(`hdactl run (pid ${holder.pid}) manages ${dir} and applies every manifest change itself: see hdactl status, or stop it to apply by hand`);
+      await writeFile(file, `${holder.pid}\n${processIdentity(holder.pid!)}\napply\n`);
+      await expect(acquireLock(dir, 'run')).rejects.toThrow(`an hdactl apply (pid ${holder.pid}) is working on ${dir}: wait for it to finish, then start hdactl run`);
+      await expect(acquireLock(dir, 'apply')).rejects.toThrow(`an hdactl apply (pid ${holder.pid}) is working on ${dir}: wait for it to finish, then apply again`);
+    } finally {
+      holder.kill();
+    }
+    // Its holder gone, the lock is ours.
+    await once(holder, 'exit');
+    const lock = await acquireLock(dir, 'apply');
+    expect((await readFile(file, 'utf8')).split('\n')[2]).toBe('apply');
+    await lock.release();
   });
 
   it('a lock left by a power cut is taken over, although its pid now belongs to another program', async () => {
