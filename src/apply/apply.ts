@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -8,6 +9,7 @@ import { ephemeralPortRange, hostTcpPorts } from '../adapters/host/ports.js';
 import type { StateStore } from '../adapters/state/store.js';
 import type { VhostStore } from '../adapters/vhost/store.js';
 import type { DesiredApp } from '../desired/model.js';
+import { parseManifestText } from '../manifest/load.js';
 import type { VolumePolicy } from '../desired/policy.js';
 import { asideName, LABEL, type ObservedContainer } from '../observe/types.js';
 import type { Action, AppPlan, Plan } from '../plan/actions.js';
@@ -176,7 +178,7 @@ export function withPortHint(message: string, d: DesiredApp | undefined, host?: 
   }
   const fix = isWeb
     ? `it is ${d.app}'s web port (portBase + id ${d.id}), so stop what listens there`
-    : `stop what listens there, or choose another host port in ports: of ${d.source.file}:${d.source.line}`;
+    : `stop what listens there, or choose another host port in ports: at ${where(d, ['ports'])}`;
   return `${message}. Host port ${port} is taken by another program or container: ${fix}`;
 }
 
@@ -187,7 +189,23 @@ export function withPortHint(message: string, d: DesiredApp | undefined, host?: 
  */
 export function withLimitsHint(message: string, d: DesiredApp | undefined): string {
   if (!d || !/Range of CPUs is from/i.test(message)) return message;
-  return `${message}: lower limits.cpus in ${d.source.file}:${d.source.line}`;
+  return `${message}: lower limits.cpus at ${where(d, ['limits', 'cpus'])}`;
+}
+
+/**
+ * FILE:LINE of a field of the app's manifest, read again from its file (only
+ * for this message: the desired model keeps no YAML nodes), or of the app
+ * itself when the file has changed since or the field is not there.
+ */
+function where(d: DesiredApp, field: string[]): string {
+  let at = d.source;
+  try {
+    const doc = parseManifestText(d.source.file, readFileSync(d.source.file, 'utf8')).docs.find((x) => x.start.line === d.source.line && x.appName === d.app);
+    if (doc) at = doc.locate(field, true);
+  } catch {
+    // The position is for the message only: finding it must never fail the step.
+  }
+  return `${at.file}:${at.line}`;
 }
 
 /**

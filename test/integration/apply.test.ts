@@ -150,7 +150,7 @@ describe('hdactl apply', () => {
       const r = await w.hdactl(['apply']);
       expect(r.stdout).toMatch(new RegExp(`^${app} failed: start container: .*${w.portBase + 70}`));
       // The Engine's words do not say where to fix it; hdactl adds the manifest.
-      expect(r.stdout).toContain(`Host port ${w.portBase + 70} is taken by another program or container: stop what listens there, or choose another host port in ports: of ${w.manifests}/phoenix.yaml:1`);
+      expect(r.stdout).toContain(`Host port ${w.portBase + 70} is taken by another program or container: stop what listens there, or choose another host port in ports: at ${w.manifests}/phoenix.yaml:7`);
       expect(r.code).toBe(1);
     } finally {
       blocker.close();

@@ -24,7 +24,7 @@ describe('resource limits', () => {
     await w.writeManifest('greedy.yaml', limited(app, `limits: { cpus: ${cpus + 62} }\n`));
     const r = await w.hdactl(['apply']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(new RegExp(`^${app} failed: update container: Range of CPUs is from 0\\.01 to ${cpus}\\.00, as there (are|is) only ${cpus} CPUs? available: lower limits\\.cpus in ${file}:1\\n$`));
+    expect(r.stdout).toMatch(new RegExp(`^${app} failed: update container: Range of CPUs is from 0\\.01 to ${cpus}\\.00, as there (are|is) only ${cpus} CPUs? available: lower limits\\.cpus at ${file}:6\\n$`));
     expect((await inspect(app)).HostConfig.NanoCpus).toBe(500_000_000);
   });
 

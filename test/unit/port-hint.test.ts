@@ -7,7 +7,7 @@ const [hydra] = desiredApps([{ app: 'hydra', kind: 'container-custom', image: 'l
 describe('a host port something else holds', () => {
   it('another container holding an extra port: names the port and the manifest to change', () => {
     const engine = 'start container: driver failed programming external connectivity on endpoint hydra (4c97): Bind for 0.0.0.0:2224 failed: port is already allocated';
-    expect(withPortHint(engine, hydra)).toBe(`${engine}. Host port 2224 is taken by another program or container: stop what listens there, or choose another host port in ports: of fixture.yaml#0:1`);
+    expect(withPortHint(engine, hydra)).toBe(`${engine}. Host port 2224 is taken by another program or container: stop what listens there, or choose another host port in ports: at fixture.yaml#0:1`);
   });
 
   it('a program holding the web port: says it is the app\'s own port, which no manifest field moves', () => {
