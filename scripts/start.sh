@@ -29,7 +29,7 @@ port_in_use="$(sed -n 's/^vhostPort: //p' hdactl.yaml)"
 # The demo's web port is 35000 + its id, unless a program already held that port.
 host_port="$(node dist/cli/main.js status -o json | node -e '
   let t = ""; process.stdin.on("data", (c) => (t += c)).on("end", () => {
-    const doc = JSON.parse(t); const apps = Array.isArray(doc) ? doc : doc.apps;
+    const { apps } = JSON.parse(t);
     process.stdout.write(String(apps.find((a) => a.app === "demo")?.hostPort ?? ""));
   });')"
 echo

@@ -9,7 +9,7 @@ import { isInSync } from '../plan/actions.js';
 import { formatPlan, planToJson } from '../plan/format.js';
 import { computePlan, loadDesired, runPass } from '../pass.js';
 import { apacheSnippet } from '../status/apache.js';
-import { askDaemon, collectStatus, formatStatus } from '../status/status.js';
+import { askDaemon, collectStatus, formatStatus, statusJson } from '../status/status.js';
 import { settingsFrom, wire } from './wiring.js';
 
 /** What a command gets from the command line. */
@@ -97,9 +97,8 @@ async function apply(ctx: CommandContext): Promise<number> {
 
 async function status(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
-  const report = await collectStatus(settings, ctx.json ? 'json' : 'text', () => wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }));
-  if (typeof report === 'string') out(report);
-  else if (ctx.json) out(JSON.stringify(report.rows, null, 2));
+  const report = await collectStatus(settings, () => wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }));
+  if (ctx.json) out(JSON.stringify(statusJson(report), null, 2));
   else out(formatStatus(report));
   return 0;
 }

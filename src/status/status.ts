@@ -26,21 +26,34 @@ export function appUrl(d: Pick<DesiredApp, 'fqdn'>, vhostPort: number): string {
 
 /**
  * Status rows: from the running daemon when one answers on --listen (it knows
- * the last errors), else computed from the Engine and the files.
+ * conditions, retries and the Engine's reachability), else computed from the
+ * Engine and the files. Both give `{ apps, problems }`, each app with the
+ * row's fields, so a script reads one shape; the daemon's apps carry the rest
+ * of its /status document beside them (`daemon` holds that document's own fields).
  */
-export async function collectStatus(settings: Settings, format: 'text' | 'json', wire: () => PassDeps): Promise<StatusReport | string> {
+export async function collectStatus(settings: Settings, wire: () => PassDeps): Promise<StatusReport> {
   const body = (await askDaemon(settings, '/status')) as StatusDocument | undefined;
-  if (body) {
-    if (format === 'json') return JSON.stringify(body, null, 2);
-    if (Array.isArray(body.apps)) return { rows: body.apps.map(rowOf), problems: body.problems ?? [] };
+  if (body && Array.isArray(body.apps)) {
+    const { apps, problems, ...daemon } = body;
+    return { rows: apps.map(rowOf), problems: problems ?? [], daemon: { ...daemon, apps } };
   }
   return computeStatus(wire());
+}
+
+/** What `hdactl status -o json` prints: the rows, and from a daemon all it says of each app. */
+export function statusJson(report: StatusReport): unknown {
+  const { rows, problems, daemon } = report;
+  if (!daemon) return { apps: rows, problems };
+  const { apps, ...rest } = daemon;
+  return { apps: rows.map((r, i) => ({ ...apps[i], ...r })), problems, ...rest };
 }
 
 /** What `hdactl status` prints: one row per app, then the manifest problems. */
 export interface StatusReport {
   rows: StatusRow[];
   problems: Problem[];
+  /** The daemon's /status document, when the rows came from it. */
+  daemon?: Omit<StatusDocument, 'problems'>;
 }
 
 function rowOf(a: AppStatus): StatusRow {

@@ -146,7 +146,7 @@ describe('the CLI as a person or a script sees it', () => {
     await w.writeManifest('web.yaml', webApp(app, 'hello'));
     expect((await w.hdactl(['apply'])).code).toBe(0);
     const fixed = (await w.hdactl(['status', '-o', 'json'])).stdout;
-    expect(JSON.parse(fixed)).toEqual([expect.objectContaining({ app, state: 'running', inSync: true, error: '' })]);
+    expect(JSON.parse(fixed)).toEqual({ apps: [expect.objectContaining({ app, state: 'running', inSync: true, error: '' })], problems: [] });
   });
 
   it('help shows one command with only the options it reads: hdactl help CMD and hdactl CMD --help alike', async () => {

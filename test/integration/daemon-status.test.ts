@@ -219,10 +219,14 @@ describe('what hdactl run reports while it works', () => {
     await eventually(async () => ((await d.app(failing))?.failures ?? 0) >= 1);
     const json = await hdactlWith(w, d.listen, ['status', '-o', 'json']);
     expect(json.code).toBe(0);
-    const doc = JSON.parse(json.stdout) as { engine: { reachable: boolean }; apps: Array<{ app: string; conditions: unknown[] }> };
+    const doc = JSON.parse(json.stdout) as { engine: { reachable: boolean }; apps: Array<{ app: string; conditions: unknown[] }>; problems: unknown[] };
     // Only the daemon knows conditions and the Engine's reachability.
     expect(doc.engine.reachable).toBe(true);
     expect(doc.apps.find((a) => a.app === app)?.conditions.length).toBe(3);
+    // Each app has the fields status gives without a daemon too, so a script reads one shape.
+    expect(doc.apps.find((a) => a.app === app)).toMatchObject({ state: 'running', inSync: true, error: '', hostPort: expect.any(String), vhost: expect.any(String) });
+    expect(doc.apps.find((a) => a.app === failing)).toMatchObject({ state: 'missing', inSync: false, error: expect.stringContaining(`pull ${MISSING_IMAGE} failed`) });
+    expect(doc.problems).toEqual([]);
 
     const text = await hdactlWith(w, d.listen, ['status']);
     expect(text.code).toBe(0);
