@@ -59,6 +59,10 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   if (settings.listen !== 'none') server = await startStatusServer(settings.listen, status, metrics, deps.engine, settings.instance);
   const watchers = watchDirs(settings.manifests, settings.vhostDir, {
     manifest: (f) => controller.manifestChanged(f),
+    manifestsReplaced: () => {
+      log.info({ manifests: settings.manifests }, 'the manifests directory went away or was replaced: reading it again in full');
+      controller.resyncAll();
+    },
     vhost: (f) => controller.vhostChanged(f),
   });
   const abort = new AbortController();
@@ -78,7 +82,7 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   // The first full pass waits for the watchers' initial scan: a manifest
   // written during the scan is neither an event nor, if the pass ran before
   // it, in that pass, and would wait for the resync.
-  const scanned = Promise.all(watchers.map((w) => new Promise<void>((resolve) => w.once('ready', () => resolve()))));
+  const scanned = Promise.all(watchers.map((w) => w.ready));
   let timer: unknown;
   const ready = await Promise.race([scanned.then(() => true), new Promise<boolean>((resolve) => (timer = clock.setTimeout(() => resolve(false), 10_000)))]);
   clock.clearTimeout(timer);

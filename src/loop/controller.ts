@@ -144,7 +144,7 @@ export class Controller {
     this.confirmDebouncer.poke(app);
   }
 
-  /** Queues a full pass (resync, or the Engine came back). */
+  /** Queues a full pass (resync, the Engine came back, the manifests directory replaced). */
   resyncAll(): void {
     this.queue.add(ALL);
   }
