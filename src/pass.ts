@@ -183,10 +183,13 @@ export async function runPass(deps: PassDeps, only?: ReadonlySet<string> | ((p: 
     const c = await computePlan(deps, scope);
     // Ids are the apps' for life: record new ones before anything runs on their ports.
     // Only planned apps': an app outside a scope was not observed, so its id is not known for sure.
+    // Each app's file too, even when nothing else changes: after a `git mv` the
+    // app is in sync, and the daemon, which learns from `source` which apps an
+    // edit of a file may remove, would miss an app renamed in the new file.
     const planned = new Set(c.plan.apps.map((a) => a.app));
-    const fresh = c.desired.model.apps.filter((a) => planned.has(a.app) && !c.state.apps[a.app]);
-    if (fresh.length) await deps.state.update((s) => {
-      for (const a of fresh) s.apps[a.app] ??= { id: a.id };
+    const stale = c.desired.model.apps.filter((a) => planned.has(a.app) && c.state.apps[a.app]?.source !== a.source.file);
+    if (stale.length) await deps.state.update((s) => {
+      for (const a of stale) (s.apps[a.app] ??= { id: a.id }).source = a.source.file;
     });
     return c;
   };

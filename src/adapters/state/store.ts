@@ -7,7 +7,10 @@ import { replaceFile } from '../host/files.js';
 export interface AppRecord {
   /** The app's id for life: its web host port is portBase + id. */
   id: number;
-  /** The manifest file that last defined the app, so a broken file freezes its apps. */
+  /**
+   * The manifest file that defined the app at the last pass that planned it:
+   * the daemon reconciles an app when that file changes (a rename of the app in it removes the old one).
+   */
   source?: string;
   /** Limits applied live to this container, which its labels cannot show. */
   limits?: { containerId: string; limits: Limits };
