@@ -90,7 +90,7 @@ export interface PortMapping {
  */
 export interface Limits {
   /**
-   * Memory limit in Compose size syntax (512m, 1g, 1.5g) or bytes. At least 6m.
+   * Memory limit in Compose size syntax (512m, 512M, 512mb, 1.5g) or bytes. At least 6m.
    */
   memory?: string | number;
   /**

@@ -67,6 +67,8 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
       }
       case 'type':
         message = `${field} must be ${String(e.params.type).replace(/,(?=[^,]*$)/, ' or ').replace(/,/g, ', ')}, not ${describe(e.data)}`;
+        // A string of a set form (stopTimeout: 10 for 10s): say the form too, not just "string".
+        if ((e.parentSchema as { pattern?: string } | undefined)?.pattern) message += `: ${hint(e, schema)}`;
         break;
       case 'enum':
         message = `${field} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}, not ${describe(e.data)}`;

@@ -141,12 +141,15 @@ describe('sizes and durations', () => {
     ['1000', 1000],
     ['100b', 100],
     [' 2G ', 2 * 1024 ** 3],
+    ['100M', 100 * 1024 ** 2],
+    ['512mb', 512 * 1024 ** 2],
+    ['1GB', 1024 ** 3],
     [6291456, 6291456],
   ])('parseSize(%j) is %i bytes', (v, bytes) => {
     expect(parseSize(v)).toBe(bytes);
   });
 
-  it.each(['512mb', '1 g', '-1m', 'lots', ''])('parseSize(%j) says how to write a size', (v) => {
+  it.each(['1 g', '-1m', '5t', 'mb', 'lots', ''])('parseSize(%j) says how to write a size', (v) => {
     expect(() => parseSize(v)).toThrow(`invalid size ${JSON.stringify(v)}: use a number with b, k, m or g, such as 512m`);
   });
 

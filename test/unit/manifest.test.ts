@@ -74,6 +74,7 @@ describe('a manifest problem names the file, line and column of the offending no
         'wrong-types.yaml:5:6: app hydra: web must be integer, not "5075"',
         'wrong-types.yaml:6:10: app hydra: restart must be one of no, always, on-failure, unless-stopped, not "sometimes"',
         'wrong-types.yaml:8:7: app hydra: env.TZ must be string, number or boolean, not a list',
+        'wrong-types.yaml:9:14: app hydra: stopTimeout must be string, not 10: grace period before the Engine kills the app on stop or recreate: a duration such as 10s, 2m or 500ms.',
       ],
     },
     {
@@ -81,7 +82,7 @@ describe('a manifest problem names the file, line and column of the offending no
       file: 'bad-patterns.yaml',
       lines: [
         'bad-patterns.yaml:5:14: app hydra: stopTimeout "10 seconds" is not valid: grace period before the Engine kills the app on stop or recreate: a duration such as 10s, 2m or 500ms.',
-        'bad-patterns.yaml:7:11: app hydra: limits.memory "12x" is not valid: memory limit in Compose size syntax (512m, 1g, 1.5g) or bytes. At least 6m.',
+        'bad-patterns.yaml:7:11: app hydra: limits.memory "12x" is not valid: memory limit in Compose size syntax (512m, 512M, 512mb, 1.5g) or bytes. At least 6m.',
       ],
     },
     {
@@ -180,6 +181,13 @@ describe('which files in the manifests directory are manifests', () => {
     ['hydra.json', false],
   ])('%s is read: %s', (name, read) => {
     expect(isManifestFile(name)).toBe(read);
+  });
+});
+
+describe('sizes as the docker CLI and Compose take them', () => {
+  it.each(['100M', '512mb', '1GB', '1.5g', '6291456'])('limits.memory %s is valid', (memory) => {
+    const [doc] = parseManifestText('sizes.yaml', `app: web\nkind: container\nimage: web:1\nlimits: { memory: ${memory} }\n`).docs;
+    expect(checkSchema(doc!).problems).toEqual([]);
   });
 });
 
