@@ -1,8 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
 import type { HdactlConfig } from '../manifest/types.generated.js';
+import { parseManifestText } from '../manifest/load.js';
+import { formatProblem } from '../manifest/problem.js';
+import { loadSchema, toProblems } from '../manifest/validate.js';
 import { validateConfig } from '../manifest/validators.generated.js';
+
+const configSchema = loadSchema('config.schema.json');
 import { parseDuration } from '../desired/units.js';
 
 /** hdactl's resolved settings. Paths are absolute. */
@@ -133,17 +137,11 @@ function readConfig(file: string, required: boolean): HdactlConfig | undefined {
     if (required) throw new Error(`config file ${file} does not exist: check the --config path`);
     return undefined;
   }
-  const doc = parseDocument(readFileSync(file, 'utf8'));
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    throw new Error(`${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1}: YAML syntax: ${e.message.split('\n')[0]}`);
-  }
-  const value = (doc.toJS() ?? {}) as unknown;
-  if (!validateConfig(value)) {
-    const e = validateConfig.errors![0]!;
-    const where = e.instancePath || '/';
-    const extra = e.keyword === 'additionalProperties' ? ` "${String(e.params.additionalProperty)}"` : '';
-    throw new Error(`${file}: ${where}: ${e.message}${extra}: see schemas/config.schema.json`);
-  }
-  return value;
+  // Read and checked as a manifest is: every problem, each at its line, with a did-you-mean for a misspelt key.
+  const parsed = parseManifestText(file, readFileSync(file, 'utf8'));
+  const doc = parsed.docs[0];
+  const problems = [...parsed.problems, ...(doc && !validateConfig(doc.value) ? toProblems(doc, validateConfig.errors ?? [], configSchema, 'the settings file') : [])];
+  if (parsed.docs.length > 1) problems.push({ ...parsed.docs[1]!.start, message: 'a second document: the settings file holds one mapping, remove the ---' });
+  if (problems.length) throw new Error(problems.map(formatProblem).join('\n'));
+  return (doc?.value ?? {}) as HdactlConfig;
 }

@@ -156,11 +156,11 @@ export interface HdactlConfig {
    */
   listen?: string;
   /**
-   * Full resync period of hdactl run.
+   * Full resync period of hdactl run: a duration such as 60s, 5m or 500ms.
    */
   resync?: string;
   /**
-   * How long one Docker Engine call may wait for its answer before it fails as transient.
+   * How long one Docker Engine call may wait for its answer before it fails as transient: a duration such as 60s, 2m or 500ms.
    */
   engineTimeout?: string;
   /**
@@ -173,6 +173,8 @@ export interface HdactlConfig {
   volumePolicy?: {
     /**
      * Absolute host paths (and everything below them) that volumes may mount, besides relative sources under the data root. /etc/localtime is always allowed.
+     *
+     * Items: An absolute host path: it starts with /.
      */
     allow?: string[];
   };

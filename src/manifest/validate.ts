@@ -35,7 +35,7 @@ export function checkSchema(doc: ManifestDoc): { valid?: ValidDoc; problems: Pro
 }
 
 /** Turns ajv errors into problems that say what to do, dropping the noise of anyOf branches. */
-export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Record<string, unknown>): Problem[] {
+export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Record<string, unknown>, root = 'manifest'): Problem[] {
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
   const seen = new Set<string>();
   const problems: Problem[] = [];
@@ -45,7 +45,7 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
   for (const e of errors) {
     if (e.keyword !== 'anyOf' && [...anyOfPaths].some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`))) continue;
     const segments = e.instancePath.split('/').slice(1).map(unescapePointer).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-    const field = segments.length ? segments.join('.') : 'manifest';
+    const field = segments.length ? segments.join('.') : root;
     let message: string;
     let at = segments;
     let key = false;
@@ -79,7 +79,7 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
           ? errors.filter((x) => x !== e && (x.instancePath === e.instancePath || x.instancePath.startsWith(`${e.instancePath}/`)) && !(x.keyword === 'type' && x.instancePath === e.instancePath))
           : [];
         if (inBranch.length) {
-          problems.push(...toProblems(doc, inBranch, schema));
+          problems.push(...toProblems(doc, inBranch, schema, root));
           continue;
         }
         message = `${field} ${describe(e.data)} is not valid: ${hint(e, schema)}`;
@@ -88,7 +88,7 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
       case 'pattern': {
         // The field's description says what it takes in words; the regex only when there is none.
         const words = hint(e, schema);
-        message = `${field} ${describe(e.data)} is not valid${words === NO_HINT ? ` (${e.message ?? e.keyword})` : ''}: ${words}`;
+        message = `${field} ${describe(e.data)} is not valid${words === noHint(schema) ? ` (${e.message ?? e.keyword})` : ''}: ${words}`;
         break;
       }
       default:
@@ -108,10 +108,13 @@ function hint(e: ErrorObject, schema: Record<string, unknown>): string {
   // anyOf under items: the description sits on the array that holds it.
   const top = e.instancePath.split('/')[1];
   const props = schema.properties as Record<string, { description?: string }> | undefined;
-  return lowerFirst(props?.[top ?? '']?.description ?? NO_HINT);
+  return lowerFirst(props?.[top ?? '']?.description ?? noHint(schema));
 }
 
-const NO_HINT = 'see schemas/app.schema.json';
+/** Where to read more when a field says nothing of itself: the schema's own file. */
+function noHint(schema: Record<string, unknown>): string {
+  return `see schemas/${String(schema.$id ?? 'app.schema.json').split('/').pop()}`;
+}
 
 function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);

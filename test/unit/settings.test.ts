@@ -117,14 +117,27 @@ describe('where a setting comes from', () => {
 });
 
 describe('bad settings say what to fix', () => {
-  it('an unknown key in hdactl.yaml is an error naming the file and the key', async () => {
+  it('an unknown key in hdactl.yaml is an error at its line, with the key it is taken for', async () => {
     await config('domain: hda.local\nportbase: 36000\n');
-    expect(() => resolve()).toThrow(`${path.join(cwd, 'hdactl.yaml')}: /: must NOT have additional properties "portbase": see schemas/config.schema.json`);
+    expect(() => resolve()).toThrow(`${path.join(cwd, 'hdactl.yaml')}:2:1: unknown field "portbase": did you mean "portBase"?`);
   });
 
-  it('a value of the wrong type in hdactl.yaml names the file and the field', async () => {
-    await config('portBase: lots\n');
-    expect(() => resolve()).toThrow(`${path.join(cwd, 'hdactl.yaml')}: /portBase: must be integer: see schemas/config.schema.json`);
+  it('every bad value in hdactl.yaml is said at once, each at its line with what the setting takes', async () => {
+    await config('portBase: lots\nresync: 10 minutes\nvolumePolicy:\n  allow: [srv/media]\n');
+    const file = path.join(cwd, 'hdactl.yaml');
+    expect(() => resolve()).toThrow([
+      `${file}:1:11: portBase must be integer, not "lots"`,
+      `${file}:2:9: resync "10 minutes" is not valid: full resync period of hdactl run: a duration such as 60s, 5m or 500ms.`,
+      `${file}:4:11: volumePolicy.allow.0 "srv/media" is not valid: an absolute host path: it starts with /.`,
+    ].join('\n'));
+  });
+
+  it('a settings file that is a list, or holds two documents, says so', async () => {
+    const file = path.join(cwd, 'hdactl.yaml');
+    await config('- domain: hda.local\n');
+    expect(() => resolve()).toThrow(`${file}:1:1: the settings file must be object, not a list`);
+    await config('domain: a.lan\n---\ndomain: b.lan\n');
+    expect(() => resolve()).toThrow(`${file}:3:1: a second document: the settings file holds one mapping, remove the ---`);
   });
 
   it('a YAML syntax error in hdactl.yaml names the file, line and column', async () => {
