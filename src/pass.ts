@@ -21,7 +21,7 @@ import { checkSchema, isAppName, type ValidDoc } from './manifest/validate.js';
 import { observe } from './observe/observe.js';
 import type { Observed } from './observe/types.js';
 import type { Plan } from './plan/actions.js';
-import { plan } from './plan/plan.js';
+import { LEFT_AS_IT_RUNS, plan } from './plan/plan.js';
 
 /** Everything a pass touches. */
 export interface PassDeps {
@@ -102,10 +102,10 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
   for (const p of problems) if (p.app) byApp.set(p.app, [...(byApp.get(p.app) ?? []), p]);
   for (const [app, list] of byApp) {
     const text = list.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('; ');
-    frozen.set(app, `its manifest is invalid, so it is left as it runs: ${text}`);
+    frozen.set(app, `its manifest is invalid, ${LEFT_AS_IT_RUNS}: ${text}`);
   }
   // An app in a schema-invalid document is frozen even when buildDesired never saw it.
-  for (const app of model.frozen) if (!frozen.has(app)) frozen.set(app, 'its manifest is invalid, so it is left as it runs');
+  for (const app of model.frozen) if (!frozen.has(app)) frozen.set(app, `its manifest is invalid, ${LEFT_AS_IT_RUNS}`);
   return { model, problems, frozen, brokenFiles: loaded.brokenFiles };
 }
 

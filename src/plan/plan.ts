@@ -17,6 +17,10 @@ export interface PlanInput {
   installed: ReadonlySet<string>;
 }
 
+/** How an invalid manifest's app is left: as it runs, or, with nothing of it installed, not installed. */
+export const LEFT_AS_IT_RUNS = 'so it is left as it runs';
+const NOT_INSTALLED = 'so it is not installed until it is fixed';
+
 /**
  * Compares what is wanted with what is observed and returns the steps that
  * close the gap, each with its reason. Pure: no I/O, no clock.
@@ -32,7 +36,9 @@ export function plan(input: PlanInput): Plan {
   for (const app of [...names].sort()) {
     const frozenWhy = input.frozen.get(app);
     if (frozenWhy !== undefined) {
-      apps.push({ app, actions: [], blocked: frozenWhy });
+      // Nothing of it runs yet (a new app with a typo): "left as it runs" would say otherwise.
+      const installed = containersByApp.has(app) || observed.vhosts.has(app);
+      apps.push({ app, actions: [], blocked: installed ? frozenWhy : frozenWhy.replace(LEFT_AS_IT_RUNS, NOT_INSTALLED) });
       continue;
     }
     apps.push(planApp(app, desiredByApp.get(app), containersByApp.get(app) ?? [], observed, input.installed.has(app)));

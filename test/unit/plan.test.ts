@@ -211,6 +211,15 @@ describe('what each step carries', () => {
     ]);
   });
 
+  it('an app with an invalid manifest and nothing installed yet is not installed, and says so, not "left as it runs"', () => {
+    const input = loadPlanFixture('frozen');
+    input.observed.containers = input.observed.containers.filter((c) => c.app !== 'nextcloud');
+    input.observed.vhosts.delete('nextcloud');
+    const a = plan(input).apps.find((x) => x.app === 'nextcloud')!;
+    expect(a.actions).toEqual([]);
+    expect(a.blocked).toBe('its manifest is invalid, so it is not installed until it is fixed: nextcloud.yaml:4:1: unknown field "imgae"');
+  });
+
   it('a foreign vhost is a warning, not a block: the container is still managed', () => {
     const input = loadPlanFixture('vhost-foreign');
     input.observed.containers[0]!.state = 'exited';
