@@ -146,7 +146,8 @@ export function parseManifestText(file: string, text: string): { docs: ManifestD
     if (doc.errors.length > 0) {
       broken = true;
       for (const e of doc.errors) {
-        const p = posOf(e.pos[0]);
+        // An error found at the end of the file (a flow map never closed) is about its last line, not the one after.
+        const p = posOf(Math.min(e.pos[0], Math.max(0, text.trimEnd().length - 1)));
         problems.push({ ...p, message: `YAML syntax: ${firstLine(e.message)}: fix the YAML at this line` });
       }
       return;

@@ -147,6 +147,11 @@ describe('YAML syntax errors mark the file broken', () => {
       first: 'syntax-error.yaml:5:6: YAML syntax: Nested mappings are not allowed in compact mappings: fix the YAML at this line',
     },
     {
+      situation: 'a flow map never closed is reported at the last line of the file, not the one after it',
+      file: 'unclosed-flow-map.yaml',
+      first: 'unclosed-flow-map.yaml:5:22: YAML syntax: Flow map in block collection must be sufficiently indented and end with a }: fix the YAML at this line',
+    },
+    {
       situation: 'a key given twice is reported at the second one',
       file: 'duplicate-key.yaml',
       first: 'duplicate-key.yaml:6:1: YAML syntax: Map keys must be unique: fix the YAML at this line',
