@@ -3,7 +3,8 @@ import path from 'node:path';
 import { StateStore } from '../adapters/state/store.js';
 import type { Settings } from '../config/settings.js';
 import { loadTemplates } from '../desired/templates.js';
-import { acquireLock } from '../loop/lock.js';
+import { acquireLock, LockHeld } from '../loop/lock.js';
+import { loadManifestDir } from '../manifest/load.js';
 import { formatProblem } from '../manifest/problem.js';
 import { isInSync } from '../plan/actions.js';
 import { formatPlan, planToJson } from '../plan/format.js';
@@ -72,8 +73,13 @@ async function apply(ctx: CommandContext): Promise<number> {
   const deps = { ...wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }), allowEmpty: ctx.allowEmpty, outcomesShown: true };
   deps.onProgress = (app, line) => err(`  ${app}: ${line}`);
   // A daemon (or another apply) on the same state dir would act on the same containers at once.
-  const lock = await acquireLock(settings.stateDir, 'apply');
-  const { results, desired, plan } = await runPass(deps).finally(() => lock.release());
+  const lock = await acquireLock(settings.stateDir, 'apply').catch(async (err: unknown) => {
+    // But not while the manifests define no app: the daemon then holds every app and
+    // says to remove them on purpose with apply --allow-empty, which it leaves to a person.
+    if (err instanceof LockHeld && err.holder === 'run' && ctx.allowEmpty && (await loadManifestDir(settings.manifests)).docs.length === 0) return undefined;
+    throw err;
+  });
+  const { results, desired, plan } = await runPass(deps).finally(() => lock?.release());
   for (const p of desired.problems) err(formatProblem(p));
   for (const r of results) {
     out(`${r.app} ${r.outcome}${r.message && r.outcome !== 'unchanged' ? `: ${r.message}` : ''}`);

@@ -43,6 +43,18 @@ function holderRuns(pid: number, identity: string | undefined): boolean {
 /** The commands that change what a state dir describes, and so hold its lock. */
 export type LockHolder = 'run' | 'apply';
 
+/** The lock is held by a live process: `holder` (pid) is working on the state dir. */
+export class LockHeld extends Error {
+  override readonly name = 'LockHeld';
+  constructor(
+    message: string,
+    readonly holder: LockHolder,
+    readonly pid: number,
+  ) {
+    super(message);
+  }
+}
+
 /** Why `command` cannot have the lock that `holder` (pid) has. */
 function heldBy(holder: LockHolder, pid: number, command: LockHolder, stateDir: string): string {
   if (holder === 'apply') return `an hdactl apply (pid ${pid}) is working on ${stateDir}: wait for it to finish, then ${command === 'run' ? 'start hdactl run' : 'apply again'}`;
@@ -72,7 +84,8 @@ export async function acquireLock(stateDir: string, command: LockHolder = 'run')
       const pid = Number(pidLine);
       if (pid > 0 && pid !== process.pid && holderRuns(pid, identity || undefined)) {
         // A lock from before the command was recorded is a daemon's.
-        throw new Error(heldBy(holder === 'apply' ? 'apply' : 'run', pid, command, stateDir));
+        const by = holder === 'apply' ? 'apply' : 'run';
+        throw new LockHeld(heldBy(by, pid, command, stateDir), by, pid);
       }
       await rm(file, { force: true }); // stale: its process is gone
     }

@@ -85,6 +85,8 @@ describe('the hdactl run process', () => {
     const refused = await w.hdactl(['apply']);
     expect(refused).toMatchObject({ code: 1, stdout: '' });
     expect(refused.stderr).toBe(`hdactl: hdactl run (pid ${d.pid}) manages ${w.stateDir} and applies every manifest change itself: see hdactl status, or stop it to apply by hand\n`);
+    // --allow-empty goes past the daemon only when the manifests define no app (see daemon-apache).
+    expect(await w.hdactl(['apply', '--allow-empty'])).toEqual(refused);
     await d.stop();
     await w.writeManifest('shared.yaml', webApp(app, 'changed'));
     const applied = await w.hdactl(['apply']);
