@@ -122,6 +122,14 @@ export class WorkQueue {
     }
   }
 
+  /** Drops the wait set by `addAfter` for `key`, if any: its retry is no longer due. */
+  cancelDelay(key: string): void {
+    const d = this.delayed.get(key);
+    if (!d) return;
+    this.clock.clearTimeout(d.timer);
+    this.delayed.delete(key);
+  }
+
   /** Keys waiting: ready now, or held back by backoff. */
   get depth(): number {
     return this.ready.size + this.delayed.size;

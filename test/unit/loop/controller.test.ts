@@ -381,6 +381,26 @@ describe('Controller timing', () => {
     await t.controller.stop(1000);
   });
 
+  it('an app a full pass fixed while it waited for a retry reacts to Engine events at once again', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1', 'transient');
+    t.controller.start();
+    await settle(5);
+    await t.advance(1000);
+    await t.advance(2000);
+    expect(t.app('a')?.failures).toBe(3); // the next retry is due at 7000
+    t.fake.set('a', 'g1', 'ok');
+    t.controller.resyncAll();
+    await settle(10);
+    expect(t.app('a')?.failures).toBe(0);
+    expect(t.controller.queue.depth).toBe(0);
+    // Its container dies: the pass comes when the burst settles, not at the old retry time.
+    t.controller.engineEvent('a');
+    await t.advance(250);
+    expect(t.fake.passes.map((p) => p.at)).toEqual([0, 1000, 3000, 3000, 3250]);
+    await t.controller.stop(1000);
+  });
+
   it('caps the wait between retries at 5 minutes', async () => {
     const t = setup({ resyncMs: 24 * 3600_000 });
     t.fake.set('a', 'g1', 'transient');
