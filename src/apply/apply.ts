@@ -280,7 +280,9 @@ async function runStep(a: AppPlan, act: Action, deps: PassContext, log: Logger):
       return;
     case 'remove':
       await engine.removeContainer(act.container.id);
-      if (act.container.name === a.app) {
+      // Only an app gone from the manifests forgets its id: one whose dead container is
+      // replaced keeps it (and its web port) even if the create after this fails.
+      if (act.container.name === a.app && !a.desired) {
         await deps.state.update((s) => {
           delete s.apps[a.app];
         });
