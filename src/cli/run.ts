@@ -64,6 +64,8 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
       controller.resyncAll();
     },
     vhost: (f) => controller.vhostChanged(f),
+    // A watch that fails (a directory it may not read) costs its triggers, not the daemon: the resync still runs.
+    error: (err) => log.warn({ err }, 'a file watch failed: changes there are seen at the next resync'),
   });
   const abort = new AbortController();
   const events = followEngineEvents(deps.engine, settings.instance, {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { cp, mkdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deployed, printDaemonLogsOnFailure, startDaemon, stopDaemons, type Daemon } from '../support/daemon.js';
@@ -105,6 +106,20 @@ describe('hdactl run follows the manifests directory when it is replaced or its 
     await pageWith(app.port, 'edited after the copy');
     await w.writeManifest('copied.yaml', webApp(app.app, 'edited in release 2'));
     await pageWith(app.port, 'edited in release 2');
+  });
+
+  it('a directory replaced in one shell command (cp -r, rm -rf, mv) is watched anew too', async () => {
+    await start();
+    const app = await deployed(w, d, 'swift', 'before the swap');
+    await d.idle();
+    const before = (await passes('ok')) + (await passes('error'));
+    const m = JSON.stringify(w.manifests);
+    execFileSync('sh', ['-c', `cp -r ${m} ${m}.copy && rm -rf ${m} && mv ${m}.copy ${m}`]);
+    // The new directory is read in full once its watch is ready.
+    await eventually(async () => (await passes('ok')) + (await passes('error')) > before);
+    await d.idle();
+    await w.writeManifest('swift.yaml', webApp(app.app, 'edited after the swap'));
+    await pageWith(app.port, 'edited after the swap');
   });
 
   it('git mv of a manifest, then its app renamed in the new file: the old app is removed and the new one installed', async () => {
