@@ -58,6 +58,7 @@ export interface DesiredInput {
   frozen: Map<string, string>;
   /** Manifest files that could not be parsed in full. */
   brokenFiles: Set<string>;
+  emptyFiles: Set<string>;
 }
 
 /**
@@ -106,7 +107,7 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
   }
   // An app in a schema-invalid document is frozen even when buildDesired never saw it.
   for (const app of model.frozen) if (!frozen.has(app)) frozen.set(app, `its manifest is invalid, ${LEFT_AS_IT_RUNS}`);
-  return { model, problems, frozen, brokenFiles: loaded.brokenFiles };
+  return { model, problems, frozen, brokenFiles: loaded.brokenFiles, emptyFiles: loaded.emptyFiles };
 }
 
 /** The plan of a pass, with what it was computed from. */
@@ -161,6 +162,11 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
     // Manifests that define no app at all, while apps are installed, look like a fault
     // (a disk not mounted, a checkout half done) far more often than a wish to remove them all.
     for (const app of unwanted) frozen.set(app, `${settings.manifests} defines no apps, as an unmounted disk or an unfinished checkout would look: to remove every app, run hdactl apply --allow-empty`);
+  }
+  // A file emptied (a write cut short by a full disk, a `> file`) is not a deletion: only deleting it is.
+  for (const app of unwanted) {
+    const source = state.apps[app]?.source;
+    if (!frozen.has(app) && source && desired.emptyFiles.has(source)) frozen.set(app, `not removed while ${source} holds no app (as a write cut short would leave it): put its manifest back, or delete the file to remove ${app}`);
   }
   const inScope = (app: string) => !scope || scope.apps.has(app);
   const p = plan({

@@ -29,6 +29,8 @@ export interface LoadedManifests {
   problems: Problem[];
   /** Files that could not be read or parsed in full: their apps must be left alone. */
   brokenFiles: Set<string>;
+  /** Files that hold no app (empty, or comments only): an app one of them defined is not removed for it. */
+  emptyFiles: Set<string>;
 }
 
 const LEFTOVER = [/^\./, /~$/, /\.swp$/, /\.swx$/, /^#.*#$/];
@@ -66,7 +68,7 @@ export async function loadManifestDir(dir: string, cacheFile?: string): Promise<
   }
   const cache = caches.get(cacheFile ?? '') ?? new ParseCache<Parsed>(cacheFile);
   caches.set(cacheFile ?? '', cache);
-  const out: LoadedManifests = { docs: [], problems: [], brokenFiles: new Set() };
+  const out: LoadedManifests = { docs: [], problems: [], brokenFiles: new Set(), emptyFiles: new Set() };
   const seen = new Set<string>();
   for (const name of names) {
     const file = path.join(dir, name);
@@ -92,6 +94,7 @@ export async function loadManifestDir(dir: string, cacheFile?: string): Promise<
     out.docs.push(...parsed.docs);
     out.problems.push(...parsed.problems);
     if (parsed.broken) out.brokenFiles.add(file);
+    else if (parsed.docs.length === 0) out.emptyFiles.add(file);
   }
   cache.endPass(seen);
   return out;

@@ -26,6 +26,26 @@ describe('what hdactl leaves alone', () => {
     return c.id;
   }
 
+  it('a manifest file emptied (a write cut short, a > file) does not remove its app; deleting the file does', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}emptied`;
+    const file = await w.writeManifest('emptied.yaml', webApp(app, 'still here'));
+    // Another app, so the directory as a whole still defines one (an empty directory is held anyway).
+    await w.writeManifest('other.yaml', webApp(`${w.prefix}other`, 'other', { extra: 'state: stopped\n' }));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = await inspect(app);
+    await writeFile(file, '');
+    const held = await w.hdactl(['apply']);
+    expect(held.stdout).toBe(`${app} skipped: not removed while ${file} holds no app (as a write cut short would leave it): put its manifest back, or delete the file to remove ${app}\n${w.prefix}other unchanged\n`);
+    expect(held.code).toBe(1);
+    expect((await inspect(app)).Id).toBe(before.Id);
+    await pageWith(w.portBase + 1, 'still here');
+    await rm(file);
+    const removed = await w.hdactl(['apply']);
+    expect(removed.stdout).toMatch(new RegExp(`^${app} removed: `, 'm'));
+    expect(await isGone(app)).toBe(true);
+  });
+
   it('a typo in one manifest leaves that app running as it was, while an app in another file is created', async () => {
     w = await createWorld();
     const kept = `${w.prefix}kept`;

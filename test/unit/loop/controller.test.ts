@@ -106,7 +106,7 @@ class FakePasses {
     return {
       plan,
       results,
-      desired: { model: { apps: [], problems: [], frozen: new Set() }, problems: [], frozen: new Map(), brokenFiles: new Set() },
+      desired: { model: { apps: [], problems: [], frozen: new Set() }, problems: [], frozen: new Map(), brokenFiles: new Set(), emptyFiles: new Set() },
       observed: { containers, foreignNames: new Set(), vhosts: new Map(), foreignVhosts: new Set() },
       state: { version: 1, apps: {} },
       removalsHeld: this.removalsHeld,
