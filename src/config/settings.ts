@@ -93,6 +93,13 @@ export function resolveSettings(flags: Partial<Record<string, string>>, env: Nod
     const { value, base } = lookup(flag);
     return path.resolve(base, value!);
   };
+  /** A flag or variable the settings file's schema would refuse (the file itself was checked already). */
+  const matching = (flag: 'domain' | 'instance'): string => {
+    const v = get(flag)!;
+    const rule = (configSchema.properties as Record<string, { pattern: string; description: string }>)[flag]!;
+    if (!new RegExp(rule.pattern).test(v)) throw new Error(`--${flag} ${JSON.stringify(v)} is not valid: ${rule.description.charAt(0).toLowerCase()}${rule.description.slice(1)}`);
+    return v;
+  };
   const int = (flag: keyof typeof SETTING_FLAGS, min: number, max: number): number => {
     const v = get(flag)!;
     const n = Number(v);
@@ -115,9 +122,9 @@ export function resolveSettings(flags: Partial<Record<string, string>>, env: Nod
     manifests: abs('manifests'),
     dataRoot: abs('data-root'),
     stateDir: abs('state-dir'),
-    domain: get('domain')!,
+    domain: matching('domain'),
     portBase: int('port-base', 1, 65000),
-    instance: get('instance')!,
+    instance: matching('instance'),
     concurrency: int('concurrency', 1, 64),
     vhostDir: abs('vhost-dir'),
     apachectl: get('apachectl') ?? defaultApachectl,

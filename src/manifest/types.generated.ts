@@ -120,7 +120,7 @@ export interface HdactlConfig {
    */
   stateDir?: string;
   /**
-   * Domain of the vhosts: <hostname>.<domain>.
+   * Domain of the vhosts: <hostname>.<domain>, a DNS name such as hda.local (letters, digits and '-', dot-separated).
    */
   domain?: string;
   /**
@@ -128,7 +128,7 @@ export interface HdactlConfig {
    */
   portBase?: number;
   /**
-   * Name of this hdactl instance; it only manages containers labelled with it, so two instances can share an Engine.
+   * Name of this hdactl instance; it only manages containers labelled with it, so two instances can share an Engine. Letters, digits, '_', '.' and '-', starting with a letter or digit.
    */
   instance?: string;
   /**

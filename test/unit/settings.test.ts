@@ -140,6 +140,15 @@ describe('bad settings say what to fix', () => {
     expect(() => resolve()).toThrow(`${file}:3:1: a second document: the settings file holds one mapping, remove the ---`);
   });
 
+  it('a domain or instance that would break the vhosts or the labels is refused, from a flag as from the file', async () => {
+    expect(() => resolve({ domain: 'Bad Domain' })).toThrow(`--domain "Bad Domain" is not valid: domain of the vhosts: <hostname>.<domain>, a DNS name such as hda.local`);
+    expect(() => resolve({ instance: 'Bad Inst!' })).toThrow('--instance "Bad Inst!" is not valid: name of this hdactl instance');
+    await config('domain: a..b\n');
+    expect(() => resolve()).toThrow(`${path.join(cwd, 'hdactl.yaml')}:1:9: domain "a..b" is not valid: domain of the vhosts`);
+    await config('domain: Home.LAN\n');
+    expect(resolve().domain).toBe('Home.LAN');
+  });
+
   it('a YAML syntax error in hdactl.yaml names the file, line and column', async () => {
     await config('domain: hda.local\nportBase: 1: 2\n');
     expect(() => resolve()).toThrow(new RegExp(`^${path.join(cwd, 'hdactl.yaml').replace(/[.]/g, '\\.')}:2:\\d+: YAML syntax: `));
