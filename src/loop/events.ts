@@ -3,8 +3,8 @@ import type { Engine } from '../adapters/docker/engine.js';
 import { Backoff } from './backoff.js';
 import type { Clock } from './clock.js';
 
-/** Engine actions that mean a container may no longer be as wanted. */
-const INTERESTING = /^(die|stop|destroy|oom|kill|pause|health_status)/;
+/** Engine actions that mean a container may no longer be as wanted (start and unpause: an app meant to be stopped). */
+const INTERESTING = /^(die|stop|destroy|oom|kill|pause|unpause|start|health_status)/;
 
 /** What the event watcher reports to. */
 export interface EventSink {

@@ -37,7 +37,7 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
     const { app, port, before } = await deploy('rewritten', 'never went away');
     const yaml = webApp(app, 'never went away', HDACTL_ONLY);
     // First the file without the app, as a writer that truncates first leaves it...
-    await w.writeManifest('rewritten.yaml', '# being rewritten\n');
+    await w.writeManifest('rewritten.yaml', 'app: being-rewritten\n');
     await eventually(async () => (await d.output()).includes(`${app} is gone from the manifests`) || undefined);
     // ...then whole again, within the second the daemon waits before removing.
     await w.writeManifest('rewritten.yaml', yaml);
@@ -73,6 +73,21 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
       return c.State.Running && c.State.StartedAt !== before.State.StartedAt;
     });
     await pageWith(port, 'up again');
+  });
+
+  it('a container of an app with state: stopped that is started by hand is stopped again', async () => {
+    const app = `${w.prefix}resting`;
+    await w.writeManifest('resting.yaml', webApp(app, 'resting', { extra: 'state: stopped\nrestart: "no"\n' }));
+    // Created, never started.
+    await eventually(async () => (await d.app(app))?.state === 'created');
+    const before = await inspect(app);
+    await run('docker', ['start', app]);
+    // Stopped by the daemon at the Engine's start event, not at the resync a minute later.
+    const after = await eventually(async () => {
+      const c = await inspect(app);
+      return !c.State.Running && c.State.StartedAt !== before.State.StartedAt ? c : undefined;
+    }, 20_000);
+    expect(after.Id).toBe(before.Id);
   });
 
   it('a container removed with docker rm -f is created again and serves', async () => {
