@@ -65,9 +65,11 @@ left as it runs, or an error.`,
     about: `Creates, updates, starts, stops and removes containers and writes the
 vhost files until they match the manifests, then reloads Apache once
 (after its configtest). Prints one line per app with its outcome. Every
-valid app is applied even when another manifest has a problem.
+valid app is applied even when another manifest has a problem. Refused
+while an hdactl run (or another apply) works on the same --state-dir,
+except --allow-empty over manifests that define no app.
 
-Exit status: 0 every app applied, 1 any failure or manifest problem.`,
+Exit status: 0 every app applied, 1 any failure, manifest problem or refusal.`,
     options: [...PASS, 'apachectl', 'concurrency', 'allow-empty'],
   },
   status: {
@@ -87,7 +89,8 @@ and metrics on --listen. Stops cleanly on SIGINT or SIGTERM; one daemon per
 state directory.
 
 Exit status: 0 stopped by a signal, 1 it could not start (another daemon
-holds the state directory, a bad setting).`,
+or an apply holds the state directory, a bad setting). It reads the
+settings once: restart it after changing hdactl.yaml.`,
     options: [...PASS, 'apachectl', 'concurrency', 'listen', 'resync'],
   },
   events: {

@@ -43,7 +43,7 @@ export async function collectStatus(settings: Settings, wire: () => PassDeps): P
 /** What `hdactl status -o json` prints: the rows, and from a daemon all it says of each app. */
 export function statusJson(report: StatusReport): unknown {
   const { rows, problems, daemon } = report;
-  if (!daemon) return { apps: rows, problems };
+  if (!daemon) return { apps: rows, problems: problems.map((p) => ({ ...p, text: formatProblem(p) })) };
   const { apps, ...rest } = daemon;
   return { apps: rows.map((r, i) => ({ ...apps[i], ...r })), problems, ...rest };
 }
