@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { EngineError } from '../adapters/docker/errors.js';
 import { SETTING_FLAGS } from '../config/settings.js';
+import { didYouMean } from '../manifest/validate.js';
 import { commands, type CommandContext } from './commands.js';
 import { COMMAND_HELP, commandUsage, usage } from './help.js';
 
@@ -59,7 +60,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function unknown(name: string): number {
-  process.stderr.write(`hdactl: unknown command "${name}"\nRun hdactl help for the commands.\n`);
+  const guess = didYouMean(name, Object.keys(COMMAND_HELP));
+  process.stderr.write(`hdactl: unknown command "${name}"${guess ? `: did you mean "${guess}"?` : ''}\nRun hdactl help for the commands.\n`);
   return 1;
 }
 

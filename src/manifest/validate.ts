@@ -117,7 +117,8 @@ function noHint(schema: Record<string, unknown>): string {
 }
 
 function lowerFirst(s: string): string {
-  return s.charAt(0).toLowerCase() + s.slice(1);
+  // "Memory limit" → "memory limit", but "CPU cores" stays as it is.
+  return /^[A-Z][a-z]/.test(s) ? s.charAt(0).toLowerCase() + s.slice(1) : s;
 }
 
 function isMapping(v: unknown): boolean {

@@ -172,6 +172,7 @@ describe('the CLI as a person or a script sees it', () => {
     expect(all.stdout).toContain('hdactl help <command>');
     for (const name of ['validate', 'plan', 'apply', 'status', 'run', 'events', 'apache-config', 'version']) expect(all.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
     expect(await w.hdactl(['help', 'deploy'])).toMatchObject({ code: 1, stdout: '', stderr: 'hdactl: unknown command "deploy"\nRun hdactl help for the commands.\n' });
+    expect(await w.hdactl(['stauts'])).toMatchObject({ code: 1, stdout: '', stderr: 'hdactl: unknown command "stauts": did you mean "status"?\nRun hdactl help for the commands.\n' });
   });
 
   it('validate passes the shipped examples', async () => {
