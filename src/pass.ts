@@ -58,6 +58,7 @@ export interface DesiredInput {
   frozen: Map<string, string>;
   /** Manifest files that could not be parsed in full. */
   brokenFiles: Set<string>;
+  /** Manifest files that hold no app: their apps are not removed for it. */
   emptyFiles: Set<string>;
 }
 

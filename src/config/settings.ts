@@ -3,11 +3,11 @@ import path from 'node:path';
 import type { HdactlConfig } from '../manifest/types.generated.js';
 import { parseManifestText } from '../manifest/load.js';
 import { formatProblem } from '../manifest/problem.js';
-import { loadSchema, toProblems } from '../manifest/validate.js';
+import { loadSchema, lowerFirst, toProblems } from '../manifest/validate.js';
 import { validateConfig } from '../manifest/validators.generated.js';
+import { parseDuration } from '../desired/units.js';
 
 const configSchema = loadSchema('config.schema.json');
-import { parseDuration } from '../desired/units.js';
 
 /** hdactl's resolved settings. Paths are absolute. */
 export interface Settings {
@@ -97,7 +97,7 @@ export function resolveSettings(flags: Partial<Record<string, string>>, env: Nod
   const matching = (flag: 'domain' | 'instance'): string => {
     const v = get(flag)!;
     const rule = (configSchema.properties as Record<string, { pattern: string; description: string }>)[flag]!;
-    if (!new RegExp(rule.pattern).test(v)) throw new Error(`--${flag} ${JSON.stringify(v)} is not valid: ${rule.description.charAt(0).toLowerCase()}${rule.description.slice(1)}`);
+    if (!new RegExp(rule.pattern).test(v)) throw new Error(`--${flag} ${JSON.stringify(v)} is not valid: ${lowerFirst(rule.description)}`);
     return v;
   };
   const int = (flag: keyof typeof SETTING_FLAGS, min: number, max: number): number => {

@@ -22,11 +22,7 @@ export class WorkQueue {
   /** Queues `key` now. */
   add(key: string): void {
     if (this.closed) return;
-    const d = this.delayed.get(key);
-    if (d) {
-      this.clock.clearTimeout(d.timer);
-      this.delayed.delete(key);
-    }
+    this.cancelDelay(key);
     if (this.inFlight.has(key)) {
       this.dirty.set(key, 'add');
       return;

@@ -116,8 +116,8 @@ function noHint(schema: Record<string, unknown>): string {
   return `see schemas/${String(schema.$id ?? 'app.schema.json').split('/').pop()}`;
 }
 
-function lowerFirst(s: string): string {
-  // "Memory limit" → "memory limit", but "CPU cores" stays as it is.
+/** A description as the rest of a sentence: "Memory limit" → "memory limit", "CPU cores" as it is. */
+export function lowerFirst(s: string): string {
   return /^[A-Z][a-z]/.test(s) ? s.charAt(0).toLowerCase() + s.slice(1) : s;
 }
 

@@ -1,5 +1,6 @@
 import type { AppResult } from '../apply/outcome.js';
 import type { PassPlan } from '../pass.js';
+import type { DesiredApp } from '../desired/model.js';
 import { formatSize } from '../desired/units.js';
 import { formatProblem, type Problem } from '../manifest/problem.js';
 import { appColumns, appContainer } from './status.js';
@@ -128,7 +129,7 @@ export class StatusStore {
         if (a.blocked) this.degrade(s, 'Blocked', a.blocked, c?.state === 'running');
         continue;
       }
-      this.recordResult(s, r, a.actions.some((x) => 'reason' in x && x.reason.startsWith('drifted')), d?.generation, d?.state);
+      this.recordResult(s, r, a.actions.some((x) => 'reason' in x && x.reason.startsWith('drifted')), d);
       if (r.outcome === 'removed') this.apps.delete(a.app);
     }
     for (const app of [...this.apps.keys()]) if (!seen.has(app) && mayRecord(app)) this.apps.delete(app);
@@ -152,7 +153,7 @@ export class StatusStore {
     return this.problems.length;
   }
 
-  private recordResult(s: AppStatus, r: AppResult, drift: boolean, generation: string | undefined, wanted: 'running' | 'stopped' | undefined): void {
+  private recordResult(s: AppStatus, r: AppResult, drift: boolean, d: DesiredApp | undefined): void {
     if (r.outcome === 'failed' || r.outcome === 'skipped') {
       s.lastError = r.error ?? r.message;
       this.degrade(s, r.transient ? 'BackOff' : r.outcome === 'skipped' ? 'Blocked' : 'Failed', s.lastError, s.state === 'running', r.transient === true);
@@ -162,12 +163,12 @@ export class StatusStore {
     s.failures = 0;
     delete s.nextRetry;
     delete s.lastError;
-    if (generation) s.appliedGeneration = generation;
+    if (d) s.appliedGeneration = d.generation;
     // `state` was observed before this pass acted. Without this, a created app
     // read `missing` (and a stopped one `running`) until the next pass, which
     // for an app without a vhost or Engine events is the resync, a minute later.
     // An app with state: stopped is created without a start.
-    const after = wanted === 'stopped' && (r.outcome === 'created' || r.outcome === 'recreated') ? 'created' : STATE_AFTER[r.outcome];
+    const after = d?.state === 'stopped' && (r.outcome === 'created' || r.outcome === 'recreated') ? 'created' : STATE_AFTER[r.outcome];
     if (after) s.state = after;
     // Likewise the vhost: written in this pass and, with the pass succeeded, live.
     if (r.steps.includes('vhost-create') || r.steps.includes('vhost-update')) s.vhost = 'in sync';

@@ -27,6 +27,13 @@ describe('hdactl run follows the manifests directory when it is replaced or its 
 
   const passes = (result: 'ok' | 'error') => d.metric('hdactl_reconcile_passes_total', { result });
   const idOf = async (app: string) => (await inspect(app)).Id;
+  /** Runs `change`, then waits until the daemon has reconciled after it and has nothing left to do (no retry pending either). */
+  const settled = async (change: () => Promise<void> | void) => {
+    const before = (await passes('ok')) + (await passes('error'));
+    await change();
+    await eventually(async () => (await passes('ok')) + (await passes('error')) > before);
+    await d.idle();
+  };
 
   it('mv manifests away and a new checkout in its place: nothing is removed while it is missing, then it is read in full and its files are watched', async () => {
     await start();
@@ -72,13 +79,6 @@ describe('hdactl run follows the manifests directory when it is replaced or its 
     const app = await deployed(w, d, 'copied', 'before the copy');
     const copy = path.join(w.dir, 'copy');
     await cp(w.manifests, copy, { recursive: true });
-    /** Runs `change`, then waits until the daemon has reconciled after it and has nothing left to do (no retry pending either). */
-    const settled = async (change: () => Promise<void>) => {
-      const before = (await passes('ok')) + (await passes('error'));
-      await change();
-      await eventually(async () => (await passes('ok')) + (await passes('error')) > before);
-      await d.idle();
-    };
 
     await settled(async () => {
       await rm(w.manifests, { recursive: true });
@@ -112,12 +112,11 @@ describe('hdactl run follows the manifests directory when it is replaced or its 
     await start();
     const app = await deployed(w, d, 'swift', 'before the swap');
     await d.idle();
-    const before = (await passes('ok')) + (await passes('error'));
     const m = JSON.stringify(w.manifests);
-    execFileSync('sh', ['-c', `cp -r ${m} ${m}.copy && rm -rf ${m} && mv ${m}.copy ${m}`]);
     // The new directory is read in full once its watch is ready.
-    await eventually(async () => (await passes('ok')) + (await passes('error')) > before);
-    await d.idle();
+    await settled(() => {
+      execFileSync('sh', ['-c', `cp -r ${m} ${m}.copy && rm -rf ${m} && mv ${m}.copy ${m}`]);
+    });
     await w.writeManifest('swift.yaml', webApp(app.app, 'edited after the swap'));
     await pageWith(app.port, 'edited after the swap');
   });
