@@ -4,8 +4,37 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { build } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireLock, processIdentity } from '../../src/loop/lock.js';
+
+/**
+ * Starts `count` processes that each try to take the lock in `dir` at the
+ * same moment and hold it for a second; resolves with what each printed.
+ */
+async function contenders(dir: string, count: number): Promise<string[]> {
+  const script = path.join(dir, 'contender.mjs');
+  await build({ entryPoints: [path.resolve('src/loop/lock.ts')], bundle: true, platform: 'node', format: 'esm', outfile: path.join(dir, 'lock.mjs'), logLevel: 'silent' });
+  await writeFile(
+    script,
+    `import { acquireLock } from './lock.mjs';
+const [dir, at] = process.argv.slice(2);
+await new Promise((r) => setTimeout(r, Number(at) - Date.now()));
+try { await acquireLock(dir, 'apply'); console.log('took'); await new Promise((r) => setTimeout(r, 1000)); }
+catch (err) { console.log(err.name); }
+`,
+  );
+  const at = Date.now() + 1500; // every process started and waiting by then
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const child = spawn(process.execPath, [script, dir, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      await once(child, 'exit');
+      return out.trim();
+    }),
+  );
+}
 
 describe('the state dir lock of hdactl run', () => {
   let dir: string;
@@ -79,4 +108,15 @@ describe('the state dir lock of hdactl run', () => {
     expect((await readFile(file, 'utf8')).split('\n')[0]).toBe(String(process.pid));
     await lock.release();
   });
+
+  it('a stale lock that several processes find at once is taken by one of them', async () => {
+    // After a crash, systemd's restart of the daemon and an apply (or two) may find the dead lock together.
+    for (let round = 0; round < 2; round++) {
+      await writeFile(file, '1\n00000000-0000-0000-0000-000000000000 4242\nrun\n');
+      const said = await contenders(dir, 8);
+      expect(said.filter((s) => s === 'took'), said.join(' ')).toHaveLength(1);
+      expect(said.filter((s) => s === 'LockHeld')).toHaveLength(7);
+      await rm(file, { force: true });
+    }
+  }, 30_000);
 });
