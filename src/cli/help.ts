@@ -86,10 +86,11 @@ Exit status: 0 the table was printed (whatever it says), 1 an error.`,
     about: `Applies every change to the manifests directory, the app containers and the
 vhost files as it happens, and every --resync. Serves its status, events
 and metrics on --listen. Stops cleanly on SIGINT or SIGTERM; one daemon per
-state directory.
+state directory. Started while an apply works there, it waits for the
+apply to finish.
 
 Exit status: 0 stopped by a signal, 1 it could not start (another daemon
-or an apply holds the state directory, a bad setting). It reads the
+holds the state directory, a bad setting). It reads the
 settings once: restart it after changing hdactl.yaml.`,
     options: [...PASS, 'apachectl', 'concurrency', 'listen', 'resync'],
   },

@@ -6,7 +6,7 @@ import { BatchingCommitter, ImmediateCommitter } from '../apply/vhosts.js';
 import { Controller } from '../loop/controller.js';
 import { systemClock } from '../loop/clock.js';
 import { followEngineEvents } from '../loop/events.js';
-import { acquireLock } from '../loop/lock.js';
+import { acquireLockWaiting } from '../loop/lock.js';
 import { watchDirs } from '../loop/watch.js';
 import { Metrics } from '../status/metrics.js';
 import { StatusStore } from '../status/model.js';
@@ -31,7 +31,9 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
   const deps = wire(settings, { logFd: 1, logLevel: settings.logLevel });
   const log = deps.log;
-  const lock = await acquireLock(settings.stateDir);
+  const lock = await acquireLockWaiting(settings.stateDir, (held) =>
+    log.info({ pid: held.pid, stateDir: settings.stateDir }, `an hdactl apply (pid ${held.pid}) is working on the state dir: starting once it is done`),
+  );
   await sweepTempFiles([settings.vhostDir, path.join(settings.vhostDir, VHOST_TEMP_DIR), settings.stateDir]);
   await mkdir(settings.manifests, { recursive: false }).catch(() => undefined);
   await mkdir(settings.vhostDir, { recursive: true });

@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { processIdentity } from '../../src/loop/lock.js';
 import { printDaemonLogsOnFailure, startDaemon, stopDaemons } from '../support/daemon.js';
 import { pageWith } from '../support/engine.js';
 import { createWorld, eventually, webApp, type World } from '../support/world.js';
@@ -74,6 +77,32 @@ describe('the hdactl run process', () => {
     // The first one is unaffected and keeps its lock.
     expect(first.running).toBe(true);
     expect((await readFile(path.join(w.stateDir, 'hdactl.lock'), 'utf8')).split('\n')[0]).toBe(String(first.pid));
+  });
+
+  it('started while an apply works on the state dir, it waits for the apply to end instead of exiting, then starts', async () => {
+    w = await createWorld();
+    const world = w;
+    const app = `${world.prefix}later`;
+    await world.writeManifest('later.yaml', webApp(app, 'later'));
+    // A working apply, as its lock file shows it (a real apply ends too soon to start a daemon beside it).
+    const apply = spawn('sleep', ['60']);
+    await once(apply, 'spawn');
+    try {
+      await mkdir(world.stateDir, { recursive: true });
+      await writeFile(path.join(world.stateDir, 'hdactl.lock'), `${apply.pid}\n${processIdentity(apply.pid!)}\napply\n`);
+      const d = await startDaemon(world, { wait: false });
+      await eventually(async () => (await d.output()).includes(`an hdactl apply (pid ${apply.pid}) is working on the state dir: starting once it is done`));
+      expect(d.running).toBe(true);
+      expect(await world.containers()).toEqual([]);
+      apply.kill();
+      // Its holder gone, the lock is the daemon's, and it converges.
+      await eventually(async () => (await d.output()).includes('"msg":"hdactl run started"'));
+      await eventually(async () => (await world.containers()).map((c) => c.State).join() === 'running');
+      expect((await readFile(path.join(world.stateDir, 'hdactl.lock'), 'utf8')).split('\n')[0]).toBe(String(d.pid));
+      expect((await d.output()).match(/is working on the state dir/g)).toHaveLength(1);
+    } finally {
+      apply.kill();
+    }
   });
 
   it('hdactl apply beside it on the same state dir is refused and names it; once it stops, apply works', async () => {
