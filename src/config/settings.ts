@@ -94,7 +94,7 @@ export function resolveSettings(flags: Partial<Record<string, string>>, env: Nod
     return path.resolve(base, value!);
   };
   /** A flag or variable the settings file's schema would refuse (the file itself was checked already). */
-  const matching = (flag: 'domain' | 'instance'): string => {
+  const matching = (flag: 'domain' | 'instance' | 'listen'): string => {
     const v = get(flag)!;
     const rule = (configSchema.properties as Record<string, { pattern: string; description: string }>)[flag]!;
     if (!new RegExp(rule.pattern).test(v)) throw new Error(`--${flag} ${JSON.stringify(v)} is not valid: ${lowerFirst(rule.description)}`);
@@ -130,13 +130,27 @@ export function resolveSettings(flags: Partial<Record<string, string>>, env: Nod
     apachectl: get('apachectl') ?? defaultApachectl,
     vhostPort: int('vhost-port', 1, 65535),
     ...(templates ? { templates } : {}),
-    listen: get('listen')!,
+    listen: listenAddress(matching('listen')),
     resyncMs: duration('resync'),
     engineTimeoutMs: duration('engine-timeout'),
     logLevel: get('log-level')!,
     volumeAllow: file?.volumePolicy?.allow ?? [],
     ...(file ? { configFile } : {}),
   };
+}
+
+/** `listen` as host and port, or undefined for none. Throws what to fix. */
+export function parseListen(listen: string): { host: string; port: number } | undefined {
+  if (listen === 'none') return undefined;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(listen);
+  const port = Number(m?.[2]);
+  if (!m || port < 1 || port > 65535) throw new Error(`--listen ${listen} is not ADDR:PORT with a port from 1 to 65535 (such as 127.0.0.1:9469, or [::1]:9469 for IPv6), nor none`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+function listenAddress(listen: string): string {
+  parseListen(listen);
+  return listen;
 }
 
 function readConfig(file: string, required: boolean): HdactlConfig | undefined {

@@ -152,7 +152,7 @@ export interface HdactlConfig {
    */
   templates?: string;
   /**
-   * Address of the status server of hdactl run, or none.
+   * Address of the status server of hdactl run, as ADDR:PORT (an IPv6 address in brackets, such as [::1]:9469), or none.
    */
   listen?: string;
   /**

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Engine } from '../adapters/docker/engine.js';
 import type { Metrics } from './metrics.js';
 import type { StatusStore } from './model.js';
+import { parseListen } from '../config/settings.js';
 import { renderPage } from './page.js';
 import { INSTANCE_HEADER } from './status.js';
 
@@ -10,7 +11,9 @@ import { INSTANCE_HEADER } from './status.js';
  * /metrics (Prometheus text) and / (the status page). Read-only.
  */
 export async function startStatusServer(listen: string, status: StatusStore, metrics: Metrics, engine: Engine, instance: string): Promise<Server> {
-  const [host, portText] = splitListen(listen);
+  const address = parseListen(listen);
+  if (!address) throw new Error('no status server with --listen none');
+  const { host, port } = address;
   let restartCountsAt = 0;
   // Restart counts need an inspect per container: only for people looking, at most every 5 s.
   const refreshRestartCounts = async () => {
@@ -55,13 +58,7 @@ export async function startStatusServer(listen: string, status: StatusStore, met
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${listen} (${err.code}): pick another --listen ADDR:PORT, or --listen none`)));
-    server.listen(Number(portText), host, () => resolve());
+    server.listen(port, host, () => resolve());
   });
   return server;
-}
-
-function splitListen(listen: string): [string, string] {
-  const i = listen.lastIndexOf(':');
-  if (i <= 0) throw new Error(`--listen ${listen} is not ADDR:PORT (such as 127.0.0.1:9469) or none`);
-  return [listen.slice(0, i).replace(/^\[|\]$/g, ''), listen.slice(i + 1)];
 }

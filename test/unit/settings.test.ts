@@ -149,6 +149,15 @@ describe('bad settings say what to fix', () => {
     expect(resolve().domain).toBe('Home.LAN');
   });
 
+  it('a --listen that no status server could use is refused by every command, from a flag as from the file', async () => {
+    expect(() => resolve({ listen: 'nope' })).toThrow('--listen "nope" is not valid: address of the status server of hdactl run, as ADDR:PORT (an IPv6 address in brackets, such as [::1]:9469), or none');
+    expect(() => resolve({ listen: '127.0.0.1:99999' })).toThrow('--listen 127.0.0.1:99999 is not ADDR:PORT with a port from 1 to 65535 (such as 127.0.0.1:9469, or [::1]:9469 for IPv6), nor none');
+    expect(() => resolve({ listen: '::1:9469' })).toThrow('--listen "::1:9469" is not valid');
+    for (const ok of ['none', '127.0.0.1:9469', 'localhost:80', '[::1]:9469', '0.0.0.0:65535']) expect(resolve({ listen: ok }).listen).toBe(ok);
+    await config('domain: hda.local\nlisten: localhost\n');
+    expect(() => resolve()).toThrow(`${path.join(cwd, 'hdactl.yaml')}:2:9: listen "localhost" is not valid: address of the status server`);
+  });
+
   it('a YAML syntax error in hdactl.yaml names the file, line and column', async () => {
     await config('domain: hda.local\nportBase: 1: 2\n');
     expect(() => resolve()).toThrow(new RegExp(`^${path.join(cwd, 'hdactl.yaml').replace(/[.]/g, '\\.')}:2:\\d+: YAML syntax: `));
