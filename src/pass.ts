@@ -162,7 +162,7 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
   } else if (empty) {
     // Manifests that define no app at all, while apps are installed, look like a fault
     // (a disk not mounted, a checkout half done) far more often than a wish to remove them all.
-    for (const app of unwanted) frozen.set(app, `${settings.manifests} defines no apps, as an unmounted disk or an unfinished checkout would look: to remove every app, run hdactl apply --allow-empty`);
+    for (const app of unwanted) frozen.set(app, `not removed: ${settings.manifests} defines no apps, as an unmounted disk or an unfinished checkout would look: to remove every app, run hdactl apply --allow-empty`);
   }
   // A file emptied (a write cut short by a full disk, a `> file`) is not a deletion: only deleting it is.
   for (const app of unwanted) {

@@ -35,7 +35,8 @@ export function formatAction(app: string, a: Action): string {
 export function formatPlan(p: Plan): string[] {
   const lines: string[] = [];
   for (const a of p.apps) {
-    if (a.blocked) lines.push(`! ${a.app}: left as it is: ${a.blocked}`);
+    // Each reason says how the app is left (as it runs, not removed, not created).
+    if (a.blocked) lines.push(`! ${a.app}: ${a.blocked}`);
     for (const act of a.actions) lines.push(formatAction(a.app, act));
     if (a.warning) lines.push(`! ${a.app}: ${a.warning}`);
   }

@@ -79,7 +79,7 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
       app,
       desired,
       actions: [],
-      blocked: `a container named ${app} exists that hdactl does not own: remove or rename it (docker rename ${app} ${app}-old), or rename the app`,
+      blocked: `not created while a container named ${app} exists that hdactl does not own: remove or rename it (docker rename ${app} ${app}-old), or rename the app`,
     };
   }
 

@@ -85,7 +85,7 @@ describe('what hdactl leaves alone', () => {
     expect((await inspect(kept)).Id).toBe(before.Id);
     expect((await inspect(kept)).State.Running).toBe(true);
     const plan = await w.hdactl(['plan']);
-    expect(plan.stdout).toContain(`! ${kept}: left as it is: not removed while`);
+    expect(plan.stdout).toContain(`! ${kept}: not removed while`);
     expect(plan.code).toBe(1);
 
     // Once fixed, the app is managed again: the change that waited is applied.
@@ -106,10 +106,10 @@ describe('what hdactl leaves alone', () => {
     await w.writeManifest('other.yaml', webApp(other, 'other'));
 
     const plan = await w.hdactl(['plan']);
-    expect(plan.stdout).toContain(`! ${taken}: left as it is: a container named ${taken} exists that hdactl does not own`);
+    expect(plan.stdout).toContain(`! ${taken}: not created while a container named ${taken} exists that hdactl does not own`);
     expect(plan.code).toBe(1);
     const r = await w.hdactl(['apply']);
-    expect(r.stdout).toContain(`${taken} skipped: a container named ${taken} exists that hdactl does not own: remove or rename it`);
+    expect(r.stdout).toContain(`${taken} skipped: not created while a container named ${taken} exists that hdactl does not own: remove or rename it`);
     expect(r.stdout).toMatch(new RegExp(`^${other} created: `, 'm'));
     expect(r.code).toBe(1);
 
@@ -193,9 +193,9 @@ describe('what hdactl leaves alone', () => {
     // The disk holding the manifests is not mounted: its mount point is an empty directory.
     await rm(path.join(w.manifests, 'photos.yaml'));
     await rm(path.join(w.manifests, 'music.yaml'));
-    const why = `${w.manifests} defines no apps, as an unmounted disk or an unfinished checkout would look: to remove every app, run hdactl apply --allow-empty`;
+    const why = `not removed: ${w.manifests} defines no apps, as an unmounted disk or an unfinished checkout would look: to remove every app, run hdactl apply --allow-empty`;
     const plan = await w.hdactl(['plan']);
-    expect(plan.stdout.split('\n').filter((l) => l).sort()).toEqual([`! ${a}: left as it is: ${why}`, `! ${b}: left as it is: ${why}`].sort());
+    expect(plan.stdout.split('\n').filter((l) => l).sort()).toEqual([`! ${a}: ${why}`, `! ${b}: ${why}`].sort());
     expect(plan.code).toBe(1);
     const held = await w.hdactl(['apply']);
     expect(held.stdout).toContain(`${a} skipped: ${why}`);

@@ -78,18 +78,18 @@ const ONE_CHANGE = [
     situation: 'a container this state file never installed is left running when no manifest names it',
     fixture: 'not-installed',
     lines: [
-      "! oldapp: left as it is: it runs with this instance's label but this state file never installed it, so it is left running: give each hdactl on this Engine its own --instance, or, if the state file was lost, add its manifest back or remove it with docker rm -f oldapp",
+      "! oldapp: it runs with this instance's label but this state file never installed it, so it is left running: give each hdactl on this Engine its own --instance, or, if the state file was lost, add its manifest back or remove it with docker rm -f oldapp",
     ],
   },
   {
     situation: 'an app with an invalid manifest is left as it runs, container and edited vhost included',
     fixture: 'frozen',
-    lines: ['! nextcloud: left as it is: its manifest is invalid, so it is left as it runs: nextcloud.yaml:4:1: unknown field "imgae"'],
+    lines: ['! nextcloud: its manifest is invalid, so it is left as it runs: nextcloud.yaml:4:1: unknown field "imgae"'],
   },
   {
     situation: 'a container with the app\'s name that hdactl does not own blocks the app',
     fixture: 'foreign-name',
-    lines: ['! hydra: left as it is: a container named hydra exists that hdactl does not own: remove or rename it (docker rename hydra hydra-old), or rename the app'],
+    lines: ['! hydra: not created while a container named hydra exists that hdactl does not own: remove or rename it (docker rename hydra hydra-old), or rename the app'],
   },
   {
     situation: 'a container left aside by an interrupted recreate is removed',
@@ -292,7 +292,7 @@ describe('a home server in the middle of many changes', () => {
       '+ vhost jellyfin: jellyfin.hda.local → 127.0.0.1:35002',
       '~ recreate mqtt: ports 127.0.0.1:35006:9001/tcp, 0.0.0.0:1883:1883/tcp → 0.0.0.0:1883:1883/tcp',
       '- vhost mqtt: app has no web port any more',
-      '! nextcloud: left as it is: its manifest is invalid, so it is left as it runs',
+      '! nextcloud: its manifest is invalid, so it is left as it runs',
       '- vhost oldapp: manifest deleted',
       '- remove oldapp: manifest deleted',
       '. stop syncthing: state: stopped',
