@@ -174,7 +174,8 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
     desired: desired.model.apps.filter((a) => inScope(a.app)),
     frozen: new Map([...frozen].filter(([app]) => inScope(app))),
     observed,
-    installed: new Set(Object.keys(state.apps)),
+    installed: new Map(Object.entries(state.apps).map(([app, r]) => [app, r.source])),
+    dataRoot: settings.dataRoot,
   });
   return { plan: p, desired, observed, state, removalsHeld };
 }

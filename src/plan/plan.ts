@@ -11,10 +11,14 @@ export interface PlanInput {
   frozen: Map<string, string>;
   observed: Observed;
   /**
-   * Apps the state file records as installed: a missing container of one of
-   * them was removed outside hdactl (or its create failed), it is not a new app.
+   * Apps the state file records as installed, each with the manifest file
+   * that last defined it, where recorded: a missing container of one of
+   * them was removed outside hdactl (or its create failed), it is not a new
+   * app; and one whose file now names a new app instead was renamed.
    */
-  installed: ReadonlySet<string>;
+  installed: ReadonlyMap<string, string | undefined>;
+  /** Where the apps' data directories are (`<dataRoot>/<app>`), for the reasons that point at one. */
+  dataRoot: string;
 }
 
 /** How an invalid manifest's app is left: as it runs, or, with nothing of it installed, not installed. */
@@ -32,6 +36,7 @@ export function plan(input: PlanInput): Plan {
   for (const c of observed.containers) containersByApp.set(c.app, [...(containersByApp.get(c.app) ?? []), c]);
   const names = new Set([...desiredByApp.keys(), ...containersByApp.keys(), ...observed.vhosts.keys(), ...input.frozen.keys()]);
 
+  const renamed = renames(input, desiredByApp);
   const apps: AppPlan[] = [];
   for (const app of [...names].sort()) {
     const frozenWhy = input.frozen.get(app);
@@ -41,12 +46,40 @@ export function plan(input: PlanInput): Plan {
       apps.push({ app, actions: [], blocked: installed ? frozenWhy : frozenWhy.replace(LEFT_AS_IT_RUNS, NOT_INSTALLED) });
       continue;
     }
-    apps.push(planApp(app, desiredByApp.get(app), containersByApp.get(app) ?? [], observed, input.installed.has(app)));
+    apps.push(planApp(app, desiredByApp.get(app), containersByApp.get(app) ?? [], observed, input.installed.has(app), renamed));
   }
   return { apps };
 }
 
-function planApp(app: string, desired: DesiredApp | undefined, containers: ObservedContainer[], observed: Observed, installed: boolean): AppPlan {
+/** An app renamed in place, seen from both of its names. */
+interface Renames {
+  to: Map<string, { app: string; file: string; dataDir: string }>;
+  from: Map<string, string>;
+}
+
+/**
+ * Apps renamed in place: the file that last defined an installed app, which
+ * no manifest names now, defines one app the state file never installed
+ * instead. Only a pair is a rename; two gone and two new in one file are not
+ * guessed at. The rename is carried out as a removal and a create (the name
+ * is the container's, the vhost's and the data directory's), and its reasons
+ * say so, and where the old data stays.
+ */
+function renames(input: PlanInput, desiredByApp: ReadonlyMap<string, DesiredApp>): Renames {
+  const r: Renames = { to: new Map(), from: new Map() };
+  const byFile = new Map<string, { gone: string[]; fresh: string[] }>();
+  const at = (file: string) => byFile.get(file) ?? byFile.set(file, { gone: [], fresh: [] }).get(file)!;
+  for (const [app, file] of input.installed) if (file && !desiredByApp.has(app) && !input.frozen.has(app)) at(file).gone.push(app);
+  for (const d of desiredByApp.values()) if (!input.installed.has(d.app) && byFile.has(d.source.file)) at(d.source.file).fresh.push(d.app);
+  for (const [file, { gone, fresh }] of byFile) {
+    if (gone.length !== 1 || fresh.length !== 1) continue;
+    r.to.set(gone[0]!, { app: fresh[0]!, file, dataDir: `${input.dataRoot}/${gone[0]}` });
+    r.from.set(fresh[0]!, gone[0]!);
+  }
+  return r;
+}
+
+function planApp(app: string, desired: DesiredApp | undefined, containers: ObservedContainer[], observed: Observed, installed: boolean, renamed: Renames): AppPlan {
   const primary = containers.find((c) => c.name === app);
   // Containers of this app under another name are leftovers of an interrupted recreate.
   const leftovers = containers.filter((c) => c !== primary);
@@ -68,9 +101,11 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
   }
 
   if (!desired) {
+    const to = renamed.to.get(app);
+    const why = to ? `renamed to ${to.app} in ${to.file}; its data stays in ${to.dataDir}` : 'manifest deleted';
     const actions: Action[] = [];
-    if (vhost) actions.push({ type: 'vhost-remove', reason: 'manifest deleted' });
-    if (primary) actions.push({ type: 'remove', container: primary, reason: 'manifest deleted' });
+    if (vhost) actions.push({ type: 'vhost-remove', reason: why });
+    if (primary) actions.push({ type: 'remove', container: primary, reason: why });
     return { app, actions: [...actions, ...prune] };
   }
 
@@ -92,7 +127,8 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
 
   const actions: Action[] = [];
   if (!primary) {
-    const why = installed ? 'container missing' : 'new app';
+    const from = renamed.from.get(app);
+    const why = installed ? 'container missing' : from ? `new app, renamed from ${from}: its data directory starts empty` : 'new app';
     actions.push({ type: 'create', desired, reason: desired.state === 'stopped' ? `${why} (state: stopped)` : why });
   } else if (primary.state === 'dead') {
     // The Engine failed to remove it once (a mount still busy): it can never

@@ -440,4 +440,24 @@ describe('hdactl apply', () => {
     expect(plan.stdout).toBe('in sync: 1 app(s), nothing to do\n');
     expect(plan.code).toBe(0);
   });
+
+  it('an app renamed in its manifest file is created under the new name, and the old one is removed saying where its data stays', async () => {
+    w = await createWorld();
+    const before = `${w.prefix}photos`;
+    const after = `${w.prefix}pics`;
+    await w.writeManifest('photos.yaml', webApp(before, 'same app', { extra: 'volumes: ["./config:/config"]\n' }));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    await writeFile(path.join(w.dataRoot, before, 'config', 'settings.ini'), 'keep=me\n');
+
+    await w.writeManifest('photos.yaml', webApp(after, 'same app', { extra: 'volumes: ["./config:/config"]\n' }));
+    const why = `renamed to ${after} in ${path.join(w.manifests, 'photos.yaml')}; its data stays in ${path.join(w.dataRoot, before)}`;
+    const plan = await w.hdactl(['plan']);
+    expect(plan.stdout).toContain(`- remove ${before}: ${why}\n`);
+    expect(plan.stdout).toMatch(new RegExp(`^\\+ create ${after}: .*\\(new app, renamed from ${before}: its data directory starts empty\\)$`, 'm'));
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toContain(`${before} removed: ${why}; vhost removed\n`);
+    expect(r.code).toBe(0);
+    expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${after}`]);
+    expect(await readFile(path.join(w.dataRoot, before, 'config', 'settings.ini'), 'utf8')).toBe('keep=me\n');
+  });
 });

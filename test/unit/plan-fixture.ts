@@ -114,7 +114,8 @@ export function loadPlanFixture(name: string): PlanInput {
   return {
     desired,
     frozen: new Map(Object.entries(fx.frozen ?? {})),
-    installed: new Set(Object.keys(fx.ids ?? {})),
+    installed: new Map(Object.keys(fx.ids ?? {}).map((app) => [app, undefined])),
+    dataRoot: '/var/hda/apps',
     observed: {
       containers,
       foreignNames: new Set(fx.foreignNames ?? []),

@@ -220,6 +220,26 @@ describe('what each step carries', () => {
     expect(a.blocked).toBe('its manifest is invalid, so it is not installed until it is fixed: nextcloud.yaml:4:1: unknown field "imgae"');
   });
 
+  it('an app renamed in its file is removed and created under the new name, and both reasons say so and where the old data stays', () => {
+    // oldapp was installed from apps/oldapp.yaml, which now names hydra instead.
+    const input = loadPlanFixture('manifest-gone');
+    const hydra = loadPlanFixture('new-app').desired[0]!;
+    input.installed = new Map([['oldapp', 'apps/oldapp.yaml']]);
+    input.desired = [{ ...hydra, source: { ...hydra.source, file: 'apps/oldapp.yaml' } }];
+    expect(formatPlan(plan(input))).toEqual([
+      '+ create hydra: image linuxserver/hydra:5.3.0, web on 127.0.0.1:35001 (new app, renamed from oldapp: its data directory starts empty)',
+      '+ vhost hydra: hydra.hda.local → 127.0.0.1:35001',
+      '- vhost oldapp: renamed to hydra in apps/oldapp.yaml; its data stays in /var/hda/apps/oldapp',
+      '- remove oldapp: renamed to hydra in apps/oldapp.yaml; its data stays in /var/hda/apps/oldapp',
+    ]);
+    // A new app in another file, or two new apps in that one, is no rename: nothing is guessed.
+    const elsewhere = { ...input, desired: [hydra] };
+    expect(formatPlan(plan(elsewhere))).toContain('- remove oldapp: manifest deleted');
+    const two = { ...input, desired: [...input.desired, { ...input.desired[0]!, app: 'hydra2' }] };
+    expect(formatPlan(plan(two))).toContain('- remove oldapp: manifest deleted');
+    expect(formatPlan(plan(two))[0]).toMatch(/\(new app\)$/);
+  });
+
   it('a foreign vhost is a warning, not a block: the container is still managed', () => {
     const input = loadPlanFixture('vhost-foreign');
     input.observed.containers[0]!.state = 'exited';
