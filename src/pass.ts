@@ -48,6 +48,12 @@ export interface PassDeps {
   allowEmpty?: boolean;
   /** The caller prints each app's outcome (see ApplyDeps.outcomesShown). */
   outcomesShown?: boolean;
+  /**
+   * Apps whose container the Engine reported updated (the daemon follows its
+   * events): their limits are read by an inspect, so that a `docker update`
+   * by hand is seen and put back to the manifest's.
+   */
+  limitsChanged?: ReadonlySet<string>;
 }
 
 /** The validated input of a pass, before anything is observed. */
@@ -139,7 +145,7 @@ export interface Scope {
 export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPlan> {
   const { settings } = deps;
   const state = await deps.state.read();
-  const observing = observe(deps.engine, deps.vhosts, settings.instance, state, scope?.apps);
+  const observing = observe(deps.engine, deps.vhosts, settings.instance, state, scope?.apps, deps.limitsChanged);
   const observedIds = observing.then((o) => {
     const ids = new Map<string, number>(scope?.knownIds);
     for (const c of o.containers) if (c.appId !== undefined && c.name === c.app) ids.set(c.app, c.appId);

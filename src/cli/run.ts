@@ -71,7 +71,7 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   });
   const abort = new AbortController();
   const events = followEngineEvents(deps.engine, settings.instance, {
-    appEvent: (app) => controller.engineEvent(app),
+    appEvent: (app, action) => controller.engineEvent(app, action),
     reconnected: () => {
       status.setEngine(true);
       metrics.engineUp.set(1);

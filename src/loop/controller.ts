@@ -82,6 +82,8 @@ export class Controller {
   private knownIds = new Map<string, number>();
   /** A pass held removals back: the next manifest change gets a full pass, which may make them. */
   private removalsHeld = false;
+  /** Apps whose container the Engine reported updated: the next pass over them inspects their limits. */
+  private readonly limitsChanged = new Set<string>();
   /** Serialises plan-and-reserve across workers. */
   private planning: Promise<unknown> = Promise.resolve();
 
@@ -138,8 +140,10 @@ export class Controller {
     if (!echo) this.queue.add(app);
   }
 
-  /** The Engine reported something about one of our containers. */
-  engineEvent(app: string): void {
+  /** The Engine reported something (`action`: die, update, …) about one of our containers. */
+  engineEvent(app: string, action = ''): void {
+    // Labels cannot say what a `docker update` did: the pass asks the Engine.
+    if (action === 'update') this.limitsChanged.add(app);
     this.eventDebouncer.poke(app);
     this.confirmDebouncer.poke(app);
   }
@@ -244,8 +248,11 @@ export class Controller {
       }
       return chosen;
     };
+    // Taken by this pass; given back should it fail before it has looked.
+    const limitsChanged = new Set([...this.limitsChanged].filter((app) => full || claimed.has(app)));
+    for (const app of limitsChanged) this.limitsChanged.delete(app);
     try {
-      const deps: PassDeps = { ...this.o.deps, log, exclusive: (fn) => this.exclusive(fn) };
+      const deps: PassDeps = { ...this.o.deps, log, exclusive: (fn) => this.exclusive(fn), ...(limitsChanged.size ? { limitsChanged } : {}) };
       const scope = full ? undefined : { apps: claimed, knownIds: this.knownIds };
       const r = await (this.o.runPass ?? runPass)(deps, select, scope);
       if (r.removalsHeld) this.removalsHeld = true;
@@ -271,6 +278,7 @@ export class Controller {
         this.o.metrics.engineUp.set(0);
       }
       log.error({ err }, unreachable ? 'Engine unreachable' : 'pass failed');
+      for (const app of limitsChanged) this.limitsChanged.add(app);
       // The whole pass failed before any app was applied: retry it as one.
       const delay = this.backoff.fail(ALL);
       this.queue.addAfter(ALL, delay);

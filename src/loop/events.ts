@@ -3,13 +3,16 @@ import type { Engine } from '../adapters/docker/engine.js';
 import { Backoff } from './backoff.js';
 import type { Clock } from './clock.js';
 
-/** Engine actions that mean a container may no longer be as wanted (start and unpause: an app meant to be stopped). */
-const INTERESTING = /^(die|stop|destroy|oom|kill|pause|unpause|start|health_status)/;
+/**
+ * Engine actions that mean a container may no longer be as wanted (start and
+ * unpause: an app meant to be stopped; update: its limits changed by hand).
+ */
+const INTERESTING = /^(die|stop|destroy|oom|kill|pause|unpause|start|health_status|update)/;
 
 /** What the event watcher reports to. */
 export interface EventSink {
-  /** Something happened to an app's container. */
-  appEvent(app: string): void;
+  /** Something happened to an app's container: `action` is the Engine's (die, update, …). */
+  appEvent(app: string, action: string): void;
   /** The stream (re)connected after a gap: anything may have happened, re-list. */
   reconnected(): void;
   /** The Engine could not be reached. */
@@ -37,7 +40,7 @@ export async function followEngineEvents(engine: Engine, instance: string, sink:
       await engine.watchEvents(instance, (e) => {
         if (!INTERESTING.test(e.action)) return;
         log.debug({ app: e.app, action: e.action, containerId: e.containerId.slice(0, 12) }, 'engine event');
-        sink.appEvent(e.app);
+        sink.appEvent(e.app, e.action);
       }, signal);
       if (signal.aborted) return;
       throw new Error('the Engine closed the event stream');

@@ -90,6 +90,27 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
     expect(after.Id).toBe(before.Id);
   });
 
+  it('limits changed with docker update are put back to the manifest\'s, live: same container, not restarted', async () => {
+    const { app, port } = await deployed(w, d, 'tuned', 'tuned', { extra: 'restart: "no"\nlimits: { memory: 64m, pids: 64 }\n' });
+    const before = await inspect(app);
+    expect(before.HostConfig).toMatchObject({ Memory: 64 * 1024 * 1024, PidsLimit: 64 });
+    await run('docker', ['update', '--memory', '128m', '--memory-swap', '-1', '--pids-limit', '200', app]);
+    expect((await inspect(app)).HostConfig).toMatchObject({ Memory: 128 * 1024 * 1024, PidsLimit: 200 });
+    // Put back at the Engine's update event, not at the resync a minute later.
+    const after = await eventually(async () => {
+      const c = await inspect(app);
+      return c.HostConfig.Memory === 64 * 1024 * 1024 && c.HostConfig.PidsLimit === 64 ? c : undefined;
+    }, 20_000);
+    expect(after.Id).toBe(before.Id);
+    expect(after.State.StartedAt).toBe(before.State.StartedAt);
+    await pageWith(port, 'tuned');
+    const events = await eventually(async () => {
+      const list = (await d.status()).events.filter((e) => e.app === app && e.type === 'limits-updated');
+      return list.length ? list : undefined;
+    });
+    expect(events.map((e) => e.message)).toEqual(['memory 128m → 64m, pids 200 → 64']);
+  });
+
   it('a container removed with docker rm -f is created again and serves', async () => {
     const { app, port, before } = await deploy('removed', 'made anew');
     await run('docker', ['rm', '-f', app]);

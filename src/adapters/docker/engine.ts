@@ -19,12 +19,14 @@ export interface EngineEvent {
   containerId: string;
 }
 
-/** Details read only for status, never in the reconcile path. */
+/** Details read by an inspect: for status, and for the limits of a container the Engine says was updated. */
 export interface ContainerDetails {
   restartCount: number;
   startedAt?: string;
   exitCode?: number;
   oomKilled: boolean;
+  /** The limits the container has now, whoever set them (a `docker update` by hand included). */
+  limits: Limits;
 }
 
 /**
@@ -236,6 +238,7 @@ class DockerEngine implements Engine {
       startedAt: info.State?.StartedAt,
       exitCode: info.State?.ExitCode,
       oomKilled: Boolean(info.State?.OOMKilled),
+      limits: limitsOf(info.HostConfig ?? {}),
     };
   }
 
@@ -306,6 +309,13 @@ function engineLimits(l: Limits, forUpdate = false) {
     ...(l.nanoCpus !== undefined || !forUpdate ? { NanoCpus: l.nanoCpus ?? 0 } : {}),
     PidsLimit: l.pids ?? (forUpdate ? -1 : 0),
   };
+}
+
+/** The Engine's limits in hdactl's terms: 0, -1 or none mean no limit. */
+function limitsOf(h: { Memory?: number; NanoCpus?: number; PidsLimit?: number | null }): Limits {
+  const set = (n: number | null | undefined) => (n !== undefined && n !== null && n > 0 ? n : undefined);
+  const [memoryBytes, nanoCpus, pids] = [set(h.Memory), set(h.NanoCpus), set(h.PidsLimit)];
+  return { ...(memoryBytes ? { memoryBytes } : {}), ...(nanoCpus ? { nanoCpus } : {}), ...(pids ? { pids } : {}) };
 }
 
 /** Turns the Engine's list entry into hdactl's own type, reading only labels. */

@@ -63,8 +63,11 @@ class FakePasses {
 
   /** The scope each pass was given (undefined: a full pass). */
   readonly scopes: Array<Scope | undefined> = [];
+  /** The apps each pass (failed ones too) was to inspect the limits of. */
+  readonly limitsInspected: string[][] = [];
 
-  readonly run: typeof runPass = async (_deps, only, scope) => {
+  readonly run: typeof runPass = async (deps, only, scope) => {
+    this.limitsInspected.push([...(deps.limitsChanged ?? [])].sort());
     if (this.failWhole) throw this.failWhole;
     this.scopes.push(scope);
     // As the real pass does: a scoped pass observes and plans only its apps.
@@ -165,6 +168,29 @@ function setup(opts: { resyncMs?: number } = {}) {
 }
 
 describe('Controller timing', () => {
+  it('an Engine update event has the next pass over the app read its limits from the Engine, once; a pass that fails gives it back', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    t.fake.set('b', 'g1');
+    t.controller.start();
+    await settle(5);
+    t.controller.engineEvent('a', 'die');
+    await t.advance(250);
+    t.controller.engineEvent('a', 'update');
+    await t.advance(250);
+    // The start, the die's pass, the update's pass: only the last one inspects.
+    expect(t.fake.limitsInspected).toEqual([[], [], ['a']]);
+    t.fake.failWhole = new EngineError('the Engine is busy', true);
+    t.controller.engineEvent('b', 'update');
+    await t.advance(250);
+    expect(t.fake.limitsInspected).toEqual([[], [], ['a'], ['b']]);
+    t.fake.failWhole = undefined;
+    await t.advance(60_000);
+    // The retry after the failure inspects b; no other pass inspects anything (a's second look included).
+    expect(t.fake.limitsInspected.slice(4).filter((l) => l.length)).toEqual([['b']]);
+    await t.controller.stop(1000);
+  });
+
   it('runs one full pass at start, then one per resync period', async () => {
     const t = setup({ resyncMs: 60_000 });
     t.fake.set('a', 'g1');
