@@ -97,7 +97,7 @@ async function apply(ctx: CommandContext): Promise<number> {
   // not a failure: plan calls that app in sync.
   const blocked = new Set(plan.apps.filter((a) => a.blocked).map((a) => a.app));
   const failed = results.filter((r) => r.outcome === 'failed' || (r.outcome === 'skipped' && blocked.has(r.app)));
-  if (desired.problems.length) err(`${desired.problems.length} manifest problem(s): fix them and apply again; the apps they name were left as they run`);
+  if (desired.problems.length) err(`${desired.problems.length} manifest problem(s): fix them and apply again; the apps they name were left as they were`);
   return failed.length || desired.problems.length ? 1 : 0;
 }
 

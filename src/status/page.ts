@@ -29,7 +29,7 @@ export function renderPage(doc: StatusDocument, refreshSeconds = 3): string {
   });
   // A file that cannot be parsed names no app: this list is the only place it shows.
   const problems = doc.problems.length
-    ? `<h2 class="err">Manifest problems</h2><p class="dim">The apps they name are left as they run, and while a file cannot be parsed no app is removed.</p><ul class="problems">${doc.problems.map((p) => `<li><code>${esc(p.text)}</code></li>`).join('\n')}</ul>`
+    ? `<h2 class="err">Manifest problems</h2><p class="dim">The apps they name are left as they are (a new one is not installed), and while a file cannot be parsed no app is removed.</p><ul class="problems">${doc.problems.map((p) => `<li><code>${esc(p.text)}</code></li>`).join('\n')}</ul>`
     : '';
   const events = doc.events.slice(0, 30).map((e) => `<li><time>${esc(e.time)}</time> <b>${esc(e.app)}</b> ${esc(e.type)}: ${esc(e.message)}</li>`);
   const engine = doc.engine.reachable

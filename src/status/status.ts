@@ -144,7 +144,7 @@ export function imageText(a: Pick<StatusRow, 'image' | 'runningImage'>): string 
 export function formatStatus({ rows, problems }: StatusReport): string {
   if (!problems.length) return formatStatusTable(rows);
   const list = problems.map((p) => `  ${formatProblem(p)}`);
-  return [formatStatusTable(rows), '', `${problems.length} manifest problem(s); the apps they name are left as they run:`, ...list].join('\n');
+  return [formatStatusTable(rows), '', `${problems.length} manifest problem(s); the apps they name are left as they are:`, ...list].join('\n');
 }
 
 /** Formats rows as an aligned table. */

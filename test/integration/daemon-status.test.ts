@@ -175,7 +175,7 @@ describe('what hdactl run reports while it works', () => {
     expect(doc.events.filter((e) => e.type === 'invalid' && e.message === problem.text)).toHaveLength(1);
     expect(await d.output()).toContain('"msg":"manifest problem"');
     const text = await hdactlWith(w, d.listen, ['status']);
-    expect(text.stdout).toMatch(/manifest problem\(s\); the apps they name are left as they run:/);
+    expect(text.stdout).toMatch(/manifest problem\(s\); the apps they name are left as they are:/);
     expect(text.stdout).toContain(`  ${problem.text}`);
     // The other apps still converge, and the problem, seen again by that pass, is still one event.
     await writeFile(bystander, webApp(app, 'changed meanwhile'));

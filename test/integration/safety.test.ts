@@ -66,7 +66,7 @@ describe('what hdactl leaves alone', () => {
     expect(said.filter((l) => l.startsWith(w!.manifests)).map((l) => l.slice(0, l.indexOf(': app ')))).toEqual([`${w.manifests}/kept.yaml:3:10`, `${w.manifests}/kept.yaml:4:1`]);
     expect(r.stdout).toMatch(new RegExp(`^${fresh} created: `, 'm'));
     // The valid app was applied, and the run still fails, so a `git pull && hdactl apply` hook shows the typo.
-    expect(said.at(-1)).toBe('2 manifest problem(s): fix them and apply again; the apps they name were left as they run');
+    expect(said.at(-1)).toBe('2 manifest problem(s): fix them and apply again; the apps they name were left as they were');
     expect(r.code).toBe(1);
     const after = await inspect(kept);
     expect(after.Id).toBe(before.Id);
