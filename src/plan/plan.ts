@@ -128,7 +128,7 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
   const actions: Action[] = [];
   if (!primary) {
     const from = renamed.from.get(app);
-    const why = installed ? 'container missing' : from ? `new app, renamed from ${from}: its data directory starts empty` : 'new app';
+    const why = installed ? 'container missing: removed outside hdactl, or never created' : from ? `new app, renamed from ${from}: its data directory starts empty` : 'new app';
     actions.push({ type: 'create', desired, reason: desired.state === 'stopped' ? `${why} (state: stopped)` : why });
   } else if (primary.state === 'dead') {
     // The Engine failed to remove it once (a mount still busy): it can never

@@ -310,7 +310,7 @@ describe('hdactl apply', () => {
     // A container removed by hand comes back on its own port.
     await docker.getContainer(b).remove({ force: true });
     const back = await w.hdactl(['apply']);
-    expect(back.stdout).toContain(`${b} created: image ${TEST_IMAGE}, web on 127.0.0.1:${ports.b} (container missing)`);
+    expect(back.stdout).toContain(`${b} created: image ${TEST_IMAGE}, web on 127.0.0.1:${ports.b} (container missing: removed outside hdactl, or never created)`);
     expect(await portOf(b)).toBe(ports.b);
     await pageWith(Number(ports.b), 'b');
   });

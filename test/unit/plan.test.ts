@@ -27,7 +27,7 @@ const ONE_CHANGE = [
   {
     situation: 'an installed app whose container was removed by hand is created again, not called new',
     fixture: 'container-removed',
-    lines: ['+ create hydra: image linuxserver/hydra:5.3.0, web on 127.0.0.1:35003 (container missing)'],
+    lines: ['+ create hydra: image linuxserver/hydra:5.3.0, web on 127.0.0.1:35003 (container missing: removed outside hdactl, or never created)'],
   },
   {
     situation: 'a bumped image tag recreates the container and names both tags',
