@@ -90,7 +90,7 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
     expect(after.Id).toBe(before.Id);
   });
 
-  it('limits changed with docker update are put back to the manifest\'s, live: same container, not restarted', async () => {
+  it('limits changed with docker update are put back to the manifest\'s, live (same container, not restarted), and a CPU limit the manifest lacks by a recreate', async () => {
     const { app, port } = await deployed(w, d, 'tuned', 'tuned', { extra: 'restart: "no"\nlimits: { memory: 64m, pids: 64 }\n' });
     const before = await inspect(app);
     expect(before.HostConfig).toMatchObject({ Memory: 64 * 1024 * 1024, PidsLimit: 64 });
@@ -109,6 +109,20 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
       return list.length ? list : undefined;
     });
     expect(events.map((e) => e.message)).toEqual(['memory 128m → 64m, pids 200 → 64']);
+
+    // A CPU limit the manifest does not set cannot be lifted live: the container is made again without it, once.
+    await run('docker', ['update', '--cpus', '0.5', app]);
+    const remade = await eventually(async () => {
+      const c = await inspect(app).catch(() => undefined);
+      return c && c.Id !== before.Id && c.State.Running ? c : undefined;
+    }, 20_000);
+    expect(remade.HostConfig).toMatchObject({ NanoCpus: 0, Memory: 64 * 1024 * 1024, PidsLimit: 64 });
+    await pageWith(port, 'tuned');
+    const recreated = await eventually(async () => {
+      const list = (await d.status()).events.filter((e) => e.app === app && e.type === 'recreated');
+      return list.length ? list : undefined;
+    });
+    expect(recreated.map((e) => e.message)).toEqual([expect.stringContaining('cpus 0.5 → none')]);
   });
 
   it('a container removed with docker rm -f is created again and serves', async () => {
