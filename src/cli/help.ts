@@ -90,8 +90,8 @@ state directory. Started while an apply works there, it waits for the
 apply to finish.
 
 Exit status: 0 stopped by a signal, 1 it could not start (another daemon
-holds the state directory, a bad setting). It reads the
-settings once: restart it after changing hdactl.yaml.`,
+holds the state directory, a bad setting). It reads the settings once:
+restart it after changing hdactl.yaml.`,
     options: [...PASS, 'apachectl', 'concurrency', 'listen', 'resync'],
   },
   events: {
