@@ -9,8 +9,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireLock, processIdentity } from '../../src/loop/lock.js';
 
 /**
- * Starts `count` processes that each try to take the lock in `dir` at the
- * same moment and hold it for a second; resolves with what each printed.
+ * Starts `count` processes that, once all are ready, each try to take the
+ * lock in `dir` at the same moment; the one that takes it holds it until all
+ * have answered. Resolves with what each printed: took, or the error's name.
  */
 async function contenders(dir: string, count: number): Promise<string[]> {
   const script = path.join(dir, 'contender.mjs');
@@ -18,22 +19,32 @@ async function contenders(dir: string, count: number): Promise<string[]> {
   await writeFile(
     script,
     `import { acquireLock } from './lock.mjs';
-const [dir, at] = process.argv.slice(2);
-await new Promise((r) => setTimeout(r, Number(at) - Date.now()));
-try { await acquireLock(dir, 'apply'); console.log('took'); await new Promise((r) => setTimeout(r, 1000)); }
+import { once } from 'node:events';
+process.stdin.setEncoding('utf8');
+console.log('ready');
+await once(process.stdin, 'data'); // go
+try { await acquireLock(process.argv[2], 'apply'); console.log('took'); }
 catch (err) { console.log(err.name); }
+await once(process.stdin, 'end'); // every contender has answered
 `,
   );
-  const at = Date.now() + 1500; // every process started and waiting by then
-  return Promise.all(
-    Array.from({ length: count }, async () => {
-      const child = spawn(process.execPath, [script, dir, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      await once(child, 'exit');
-      return out.trim();
-    }),
-  );
+  const children = Array.from({ length: count }, () => {
+    const child = spawn(process.execPath, [script, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines: string[] = [];
+    const waiters: Array<[number, () => void]> = [];
+    child.stdout.on('data', (d: Buffer) => {
+      lines.push(...d.toString().split('\n').filter(Boolean));
+      for (const [n, resolve] of waiters) if (lines.length >= n) resolve();
+    });
+    const said = (n: number) => new Promise<void>((resolve) => waiters.push([n, resolve]));
+    return { child, lines, ready: said(1), answered: said(2) };
+  });
+  await Promise.all(children.map((c) => c.ready));
+  for (const c of children) c.child.stdin.write('go\n');
+  await Promise.all(children.map((c) => c.answered));
+  for (const c of children) c.child.stdin.end();
+  await Promise.all(children.map((c) => (c.child.exitCode === null ? once(c.child, 'exit') : undefined)));
+  return children.map((c) => c.lines[1]!);
 }
 
 describe('the state dir lock of hdactl run', () => {
@@ -111,7 +122,7 @@ describe('the state dir lock of hdactl run', () => {
 
   it('a stale lock that several processes find at once is taken by one of them', async () => {
     // After a crash, systemd's restart of the daemon and an apply (or two) may find the dead lock together.
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 5; round++) {
       await writeFile(file, '1\n00000000-0000-0000-0000-000000000000 4242\nrun\n');
       const said = await contenders(dir, 8);
       expect(said.filter((s) => s === 'took'), said.join(' ')).toHaveLength(1);
