@@ -75,11 +75,13 @@ export interface DesiredInput {
 export async function loadDesired(settings: Settings, templates: Templates, state: State, observedIds: Map<string, number> | Promise<Map<string, number>>, cacheFile?: string): Promise<DesiredInput> {
   const loaded = await loadManifestDir(settings.manifests, cacheFile);
   const problems = [...loaded.problems];
-  const valid: ValidDoc[] = [];
+  const checked: ValidDoc[] = [];
   const frozen = new Map<string, string>();
   for (const doc of loaded.docs) {
     const r = checkSchema(doc);
-    if (r.valid) valid.push(r.valid);
+    // A partial document (a bad optional field) is checked with the rest, and frozen.
+    const usable = r.valid ?? r.partial;
+    if (usable) checked.push(usable);
     problems.push(...r.problems);
     // When the document's app cannot be told for sure, neither can which apps the file
     // still defines: `app: Hydra` is a typo for hydra, not a rename that removes it.
@@ -87,11 +89,11 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
   }
   // Only a new app is given a port, and its port is for life: it must not be one a socket holds.
   // Read while the Engine answers, whenever the state file does not know an app.
-  const held = valid.some((v) => !state.apps[v.manifest.app]) ? hostTcpPorts() : undefined;
+  const held = checked.some((v) => !v.partial && !state.apps[v.manifest.app]) ? hostTcpPorts() : undefined;
   const knownIds = new Map(await observedIds);
   for (const [app, rec] of Object.entries(state.apps)) knownIds.set(app, rec.id);
-  const busyPorts = held && valid.some((v) => !knownIds.has(v.manifest.app)) ? (await held).held : undefined;
-  const model = buildDesired(valid, {
+  const busyPorts = held && checked.some((v) => !v.partial && !knownIds.has(v.manifest.app)) ? (await held).held : undefined;
+  const model = buildDesired(checked, {
     domain: settings.domain,
     portBase: settings.portBase,
     dataRoot: settings.dataRoot,

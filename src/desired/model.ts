@@ -120,8 +120,11 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
   // with an id): a new manifest that reuses it is the one reported, and the
   // running app keeps serving. Between two installed apps neither wins, so a
   // slip in either file changes nothing; between two new ones, the first does.
+  // A partial document (one that failed the schema in a field it could do
+  // without) is checked too, so one run reports every problem; as a new app
+  // it claims last, so it never takes a name or port from a valid one.
   const installed = (d: ValidDoc) => ctx.knownIds.has(d.manifest.app);
-  const claimants = [...candidates.filter(installed), ...candidates.filter((d) => !installed(d))];
+  const claimants = [...candidates.filter(installed), ...candidates.filter((d) => !installed(d) && !d.partial), ...candidates.filter((d) => !installed(d) && d.partial)];
   const hostAt = (d: ValidDoc, i: number): (string | number)[] => (i === 0 ? (d.manifest.hostname ? ['hostname'] : ['app']) : ['aliases', i - 1]);
   const bothInstalled = (a: ValidDoc, b: ValidDoc) => installed(a) && installed(b);
   const hostOwner = new Map<string, { d: ValidDoc; at: (string | number)[] }>();
@@ -160,14 +163,16 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
   const live = candidates.filter((d) => !frozen.has(d.manifest.app));
   const tcpTaken = new Set([...portOwner.keys()].filter((k) => k.startsWith('tcp/')).map((k) => Number(k.slice(4))));
   for (const port of ctx.busyPorts ?? []) tcpTaken.add(port);
-  const ids = allocateIds(live.map((d) => d.manifest.app), ctx.knownIds, tcpTaken, ctx.portBase);
+  const ids = allocateIds(live.filter((d) => !d.partial).map((d) => d.manifest.app), ctx.knownIds, tcpTaken, ctx.portBase);
 
   const apps: DesiredApp[] = [];
-  for (const d of live) {
+  // Apps frozen above are checked in their own fields too: one run reports every problem.
+  for (const d of candidates) {
     const m = d.manifest;
-    const id = ids.get(m.app)!;
+    // A new app that is frozen, or only partial, has no id: only its own fields are checked.
+    const id = ids.get(m.app) ?? ctx.knownIds.get(m.app) ?? 0;
     const hostPort = ctx.portBase + id;
-    if (m.web !== undefined) {
+    if (m.web !== undefined && id > 0) {
       const owner = portOwner.get(`tcp/${hostPort}`);
       if (owner) {
         // The app keeps its id for life, so the other port has to move, even
@@ -202,7 +207,7 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
     if (limits.memoryBytes !== undefined && limits.memoryBytes < 6 * 1024 * 1024) {
       fail(d, ['limits', 'memory'], 'memory limit is below the Engine\'s minimum of 6m: raise it');
     }
-    if (problems.length > before || frozen.has(m.app)) continue;
+    if (problems.length > before || frozen.has(m.app) || d.partial) continue;
 
     const web = m.web !== undefined ? { containerPort: m.web, hostPort } : undefined;
     const ports = [
@@ -243,6 +248,7 @@ export function buildDesired(docs: ValidDoc[], ctx: DesiredContext): DesiredMode
     }
     apps.push(desired);
   }
+  for (const d of docs) if (d.partial) frozen.add(d.manifest.app);
   // An app frozen by a later check (a port taken by another app's web port) is dropped here.
   return { apps: apps.filter((a) => !frozen.has(a.app)), problems, frozen };
 }

@@ -25,13 +25,39 @@ export function isAppName(name: string): boolean {
 export interface ValidDoc {
   doc: ManifestDoc;
   manifest: AppManifest;
+  /**
+   * The document failed the schema, and `manifest` is what is left without
+   * the fields that failed: checked further, so that one run reports every
+   * problem, but never applied.
+   */
+  partial?: true;
 }
 
-/** Checks one document against the app schema; problems carry positions and a hint. */
-export function checkSchema(doc: ManifestDoc): { valid?: ValidDoc; problems: Problem[] } {
+/**
+ * Checks one document against the app schema; problems carry positions and a
+ * hint. A document whose problems are all in fields it could do without also
+ * comes back as `partial`, for the checks that follow.
+ */
+export function checkSchema(doc: ManifestDoc): { valid?: ValidDoc; partial?: ValidDoc; problems: Problem[] } {
   if (validateApp(doc.value)) return { valid: { doc, manifest: doc.value }, problems: [] };
-  const problems = toProblems(doc, validateApp.errors ?? [], appSchema);
-  return { problems };
+  const errors = validateApp.errors ?? [];
+  const problems = toProblems(doc, errors, appSchema);
+  const rest = withoutFailedFields(doc.value, errors);
+  return { problems, ...(rest ? { partial: { doc, manifest: rest, partial: true as const } } : {}) };
+}
+
+/** `value` without the top-level fields that `errors` are about, if that is a valid manifest. */
+function withoutFailedFields(value: unknown, errors: ErrorObject[]): AppManifest | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const failed = new Set<string>();
+  for (const e of errors) {
+    const top = e.instancePath.split('/')[1];
+    if (top !== undefined) failed.add(unescapePointer(top));
+    else if (e.keyword === 'additionalProperties') failed.add(String(e.params.additionalProperty));
+    else return undefined; // about the document as a whole: a required field missing
+  }
+  const rest = Object.fromEntries(Object.entries(value).filter(([key]) => !failed.has(key)));
+  return validateApp(rest) ? rest : undefined;
 }
 
 /** Turns ajv errors into problems that say what to do, dropping the noise of anyOf branches. */

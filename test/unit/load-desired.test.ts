@@ -256,6 +256,43 @@ describe('conflicts between apps', () => {
   });
 });
 
+describe('every problem at once', () => {
+  it('a manifest with a bad optional field is still checked against the others and in its other fields, so one run reports all', async () => {
+    const r = await load({
+      // limts is a typo; its port is mqtt's, and its env names an unknown variable.
+      'a.yaml': 'app: emqx\nkind: container\nimage: emqx:5\nlimts: { memory: 1g }\nports: ["1883:1883"]\nenv: { URL: "${HOST_PROT}" }\n',
+      'b.yaml': 'app: mqtt\nkind: container\nimage: eclipse-mosquitto:2.0\nports: ["1883:1883"]\n',
+    });
+    expect(r.lines).toEqual([
+      'a.yaml:4:1: app emqx: unknown field "limts": did you mean "limits"?',
+      'a.yaml:5:9: app emqx: host port 1883/tcp is already published by app mqtt: choose another host port',
+      'a.yaml:6:13: app emqx: unknown variable ${HOST_PROT}: use one of ${APP_IDENTIFIER}, ${APP_HOSTNAME}, ${APP_FQDN}, ${HOST_PORT}, or write $${HOST_PROT} for a literal',
+    ]);
+    // The valid app goes ahead; the checked-but-invalid one is never applied, and takes no id.
+    expect(Object.keys(r.apps)).toEqual(['mqtt']);
+    expect(r.frozen.emqx).toMatch(/^its manifest is invalid, so it is left as it runs: a\.yaml:4:1: unknown field "limts".*; a\.yaml:5:9: .*; a\.yaml:6:13: /);
+  });
+
+  it('a broken manifest of a new app takes no name or port from a valid one, whichever file comes first', async () => {
+    const r = await load({
+      'a.yaml': 'app: emqx\nkind: container\nimage: emqx:5\nweb: 18083\nhostname: broker\nports: ["1883:1883"]\nrestart: sometimes\n',
+      'b.yaml': 'app: mqtt\nkind: container\nimage: eclipse-mosquitto:2.0\nweb: 9001\nhostname: broker\nports: ["1883:1883"]\n',
+    });
+    expect(Object.keys(r.apps)).toEqual(['mqtt']);
+    expect(r.apps.mqtt!.web).toEqual({ containerPort: 9001, hostPort: 35001 });
+    expect(r.lines).toEqual([
+      'a.yaml:5:11: app emqx: host name broker.hda.local is already used by app mqtt (b.yaml:1): choose another hostname',
+      'a.yaml:6:9: app emqx: host port 1883/tcp is already published by app mqtt: choose another host port',
+      'a.yaml:7:10: app emqx: restart must be one of no, always, on-failure, unless-stopped, not "sometimes"',
+    ]);
+  });
+
+  it('a document missing a required field is not checked further: there is no app to check', async () => {
+    const r = await load({ 'a.yaml': 'app: emqx\nkind: container\nports: ["1883:1883"]\nenv: { URL: "${HOST_PROT}" }\n' });
+    expect(r.lines).toEqual(['a.yaml:1:1: app emqx: missing required field "image": add it']);
+  });
+});
+
 describe('env values', () => {
   it('an unknown ${VAR} is an error at its key; $${X} is a literal ${X}', async () => {
     const r = await load({ 'hydra.yaml': `${hydra}env:\n  OK: "$\${HOME}/x"\n  URL: "http://\${APP_HOSTNAME}:\${HOST_PROT}/"\n` });
