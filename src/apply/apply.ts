@@ -67,8 +67,19 @@ export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> 
   }));
   let containersDone!: (failed: Set<string>) => void;
   const committed = committer.commit(writes.filter((w) => !noLogs.has(w.app)), new Promise((resolve) => (containersDone = resolve)));
-  const ctx: PassContext = { ...deps, images: new Map() };
-  const results = await mapLimit(p.apps, deps.concurrency, (a) => applyApp(a, ctx)).catch((err: unknown) => {
+  const { order, waitFor } = portHandovers(p);
+  const done = new Map<string, Promise<unknown>>();
+  const ctx: PassContext = { ...deps, images: new Map(), handedOver: (app) => Promise.allSettled((waitFor.get(app) ?? []).map((from) => done.get(from))) };
+  const run = (a: AppPlan) => {
+    const r = applyApp(a, ctx);
+    done.set(a.app, r);
+    return r;
+  };
+  // In `order`, so that an app another waits for has a slot first; results in the plan's order.
+  const results = await mapLimit(order, deps.concurrency, run).then((rs) => {
+    const byApp = new Map(rs.map((r) => [r.app, r]));
+    return p.apps.map((a) => byApp.get(a.app)!);
+  }).catch((err: unknown) => {
     // Settled on every path: the commit (and in the daemon, the next batch) waits on it.
     containersDone(new Set(p.apps.map((a) => a.app)));
     throw err;
@@ -106,6 +117,34 @@ async function recordFailures(results: AppResult[], state: StateStore, time: str
 interface PassContext extends ApplyDeps {
   /** Each image's check (and pull), once per pass however many apps use it. */
   images: Map<string, Promise<void>>;
+  /** Settles once the other apps' steps that free the host ports `app` publishes are done. */
+  handedOver(app: string): Promise<unknown>;
+}
+
+/** The host ports a container publishes, as `8080/tcp`, whatever the address: 0.0.0.0 and 127.0.0.1 clash too. */
+function hostPorts(spec: { ports: { hostPort: number; protocol: string }[] } | undefined): string[] {
+  return (spec?.ports ?? []).map((p) => `${p.hostPort}/${p.protocol}`);
+}
+
+/**
+ * A host port moved from one app to another in one change (or kept by an app
+ * renamed in its file) is free only once the app that held it is removed or
+ * recreated: the app that takes it over waits for that, instead of failing
+ * with "port is already allocated". Apps that free ports run first; an app
+ * waits only for apps before it, so no two wait for each other.
+ */
+function portHandovers(p: Plan): { order: AppPlan[]; waitFor: Map<string, string[]> } {
+  const freed = (a: AppPlan) => a.actions.flatMap((x) => (x.type === 'remove' || x.type === 'recreate' ? hostPorts(x.container.spec) : []));
+  const taken = (a: AppPlan) => a.actions.flatMap((x) => (x.type === 'create' || x.type === 'recreate' ? hostPorts(x.desired.spec) : []));
+  const rank = (a: AppPlan) => (freed(a).length ? (taken(a).length ? 1 : 0) : 2);
+  const order = p.apps.map((a, i) => ({ a, i })).sort((x, y) => rank(x.a) - rank(y.a) || x.i - y.i).map((x) => x.a);
+  const waitFor = new Map<string, string[]>();
+  order.forEach((a, i) => {
+    const wants = new Set(taken(a));
+    const from = order.slice(0, i).filter((b) => b.app !== a.app && freed(b).some((port) => wants.has(port))).map((b) => b.app);
+    if (from.length) waitFor.set(a.app, from);
+  });
+  return { order, waitFor };
 }
 
 async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
@@ -120,6 +159,7 @@ async function applyApp(a: AppPlan, deps: PassContext): Promise<AppResult> {
   const steps: string[] = [];
   try {
     for (const act of a.actions) {
+      if (act.type === 'create' || act.type === 'recreate') await deps.handedOver(a.app);
       log.debug({ step: act.type }, formatAction(a.app, act));
       await runStep(a, act, deps, log);
       steps.push(act.type);

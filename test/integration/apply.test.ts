@@ -460,4 +460,31 @@ describe('hdactl apply', () => {
     expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${after}`]);
     expect(await readFile(path.join(w.dataRoot, before, 'config', 'settings.ini'), 'utf8')).toBe('keep=me\n');
   });
+
+  it('a host port moved from one app to another, or kept by an app renamed in its file, goes through in one apply', async () => {
+    w = await createWorld();
+    const port = w.portBase + 80;
+    const withPort = { extra: `ports: ["127.0.0.1:${port}:8080"]\n` };
+    const published = async (name: string) => (await inspect(name)).HostConfig.PortBindings['8080/tcp']?.[0]?.HostPort;
+    const giver = `${w.prefix}giver`;
+    const taker = `${w.prefix}taker`;
+    await w.writeManifest('giver.yaml', webApp(giver, 'giver', withPort));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+
+    // One commit: giver drops the port and taker takes it. Taker's start waits for giver's recreate to free it.
+    await w.writeManifest('giver.yaml', webApp(giver, 'giver'));
+    await w.writeManifest('taker.yaml', webApp(taker, 'taker', withPort));
+    const moved = await w.hdactl(['apply']);
+    expect(moved.code, moved.stdout).toBe(0);
+    expect(await published(taker)).toBe(String(port));
+    expect(await published(giver)).toBeUndefined();
+
+    // Renamed in its file, port and all: the new name waits for the old one's removal.
+    const renamed = `${w.prefix}taken`;
+    await w.writeManifest('taker.yaml', webApp(renamed, 'taker', withPort));
+    const r = await w.hdactl(['apply']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(await published(renamed)).toBe(String(port));
+    expect(await isGone(taker)).toBe(true);
+  });
 });
