@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout } from 'node:timers/promises';
 import path from 'node:path';
 
@@ -63,16 +63,22 @@ function heldBy(holder: LockHolder, pid: number, command: LockHolder, stateDir: 
   return `another hdactl run (pid ${pid}) is working on ${stateDir}: stop it first, or use another --state-dir`;
 }
 
-/** Creates `file` holding `content`, unless it exists. */
+/**
+ * Creates `file` holding `content`, unless it exists. The content is written
+ * first and linked into place, so no other process ever reads the file empty
+ * (and takes a lock being written for a stale one).
+ */
 async function create(file: string, content: string): Promise<boolean> {
+  const draft = `${file}.${process.pid}`;
   try {
-    const fh = await open(file, 'wx');
-    await fh.writeFile(content);
-    await fh.close();
+    await writeFile(draft, content);
+    await link(draft, file);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
+  } finally {
+    await rm(draft, { force: true });
   }
 }
 
