@@ -21,7 +21,7 @@ import { checkSchema, isAppName, type ValidDoc } from './manifest/validate.js';
 import { observe } from './observe/observe.js';
 import type { Observed } from './observe/types.js';
 import type { Plan } from './plan/actions.js';
-import { LEFT_AS_IT_RUNS, plan } from './plan/plan.js';
+import { findRenames, LEFT_AS_IT_RUNS, plan } from './plan/plan.js';
 
 /** Everything a pass touches. */
 export interface PassDeps {
@@ -178,12 +178,19 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
     if (!frozen.has(app) && source && desired.emptyFiles.has(source)) frozen.set(app, `not removed while ${source} holds no app (as a write cut short would leave it): put its manifest back, or delete the file to remove ${app}`);
   }
   const inScope = (app: string) => !scope || scope.apps.has(app);
+  const installed = new Map(Object.entries(state.apps).map(([app, r]) => [app, r.source]));
+  // Apps that are only held back (a removal waiting for a broken file) are not gone either.
+  const named = new Set([...wanted, ...frozen.keys()]);
+  // A new app's id is recorded before its create, and a daemon that defers the create (see
+  // Controller) finds it installed: in scope, an app with no container is new too.
+  const created = new Set(observed.containers.map((c) => c.app));
+  const isNew = (app: string) => !installed.has(app) || (inScope(app) && !created.has(app));
   const p = plan({
     desired: desired.model.apps.filter((a) => inScope(a.app)),
     frozen: new Map([...frozen].filter(([app]) => inScope(app))),
     observed,
-    installed: new Map(Object.entries(state.apps).map(([app, r]) => [app, r.source])),
-    dataRoot: settings.dataRoot,
+    installed: new Set(installed.keys()),
+    renamed: findRenames({ desired: desired.model.apps, named, installed, isNew, dataRoot: settings.dataRoot }),
   });
   return { plan: p, desired, observed, state, removalsHeld };
 }

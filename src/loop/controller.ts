@@ -7,6 +7,7 @@ import { parseManifestText } from '../manifest/load.js';
 import { formatProblem } from '../manifest/problem.js';
 import { runPass, type PassDeps } from '../pass.js';
 import type { AppPlan, Plan } from '../plan/actions.js';
+import { portHandovers } from '../plan/handover.js';
 import type { Metrics } from '../status/metrics.js';
 import type { StatusStore } from '../status/model.js';
 import { Backoff } from './backoff.js';
@@ -82,6 +83,8 @@ export class Controller {
   private knownIds = new Map<string, number>();
   /** A pass held removals back: the next manifest change gets a full pass, which may make them. */
   private removalsHeld = false;
+  /** An app waiting for another's removal to free its host ports: the one removed → the one waiting. */
+  private readonly handovers = new Map<string, string>();
   /** Apps whose container the Engine reported updated: the next pass over them inspects their limits. */
   private readonly limitsChanged = new Set<string>();
   /** Serialises plan-and-reserve across workers. */
@@ -201,6 +204,14 @@ export class Controller {
       if (keys.length === 0) return;
       this.o.metrics.queueDepth.set(this.queue.depth);
       const claimed = new Set(keys.filter((k) => k !== ALL));
+      // An app waiting for another's removal (see `handovers`) joins that removal's pass.
+      for (const k of [...claimed]) {
+        const waiting = this.handovers.get(k);
+        for (const c of waiting === undefined ? [] : this.queue.claim([waiting])) {
+          this.queue.cancelDelay(c);
+          claimed.add(c);
+        }
+      }
       try {
         await this.pass(keys.includes(ALL), claimed);
       } finally {
@@ -237,14 +248,30 @@ export class Controller {
         for (const k of this.queue.claim(others.filter((a) => !stale.has(a)), readFrom)) claimed.add(k);
       }
       const chosen = new Set<string>();
+      const deferred = new Set<string>();
       for (const a of p.apps) {
         if (!claimed.has(a.app)) continue;
         const stuck = this.terminal.has(a.app) && this.terminal.get(a.app) === a.desired?.generation;
-        if (!stuck && !this.removalConfirmed(a, log)) continue;
+        if (!stuck && !this.removalConfirmed(a, log)) {
+          deferred.add(a.app);
+          continue;
+        }
         if (!stuck) {
           chosen.add(a.app);
           if (a.actions.length) this.o.status.markProgressing(a.app);
         }
+      }
+      // An app taking over host ports from one whose removal waits for its
+      // second look (an app renamed in its file) waits for that removal too,
+      // instead of failing on the ports meanwhile.
+      for (const [app, from] of portHandovers(p).waitFor) {
+        const held = from.filter((b) => deferred.has(b));
+        if (!chosen.has(app) || !held.length) continue;
+        chosen.delete(app);
+        for (const b of held) this.handovers.set(b, app);
+        // Should the removal not come (the old name back), the app is looked at again anyway.
+        this.queue.addAfter(app, 2 * (this.o.removalConfirmMs ?? 1000));
+        log.info({ app, waitsFor: held }, `${app} waits for the removal of ${held.join(', ')}, which holds its host ports`);
       }
       return chosen;
     };
@@ -320,7 +347,14 @@ export class Controller {
   }
 
   private afterResults(results: AppResult[], generations: Map<string, string | undefined>): void {
+    const applied = new Set(results.map((r) => r.app));
     for (const r of results) {
+      const waiting = this.handovers.get(r.app);
+      if (waiting !== undefined) {
+        this.handovers.delete(r.app);
+        // Removed in a pass the waiting app was not part of: its turn now.
+        if (r.outcome === 'removed' && !applied.has(waiting)) this.queue.add(waiting);
+      }
       for (const step of r.steps) this.o.metrics.actions.inc({ kind: step, outcome: 'ok' });
       if (r.outcome === 'failed') this.o.metrics.actions.inc({ kind: r.steps.at(-1) ?? 'pass', outcome: 'failed' });
       if (r.outcome === 'failed' && r.transient) {

@@ -11,14 +11,12 @@ export interface PlanInput {
   frozen: Map<string, string>;
   observed: Observed;
   /**
-   * Apps the state file records as installed, each with the manifest file
-   * that last defined it, where recorded: a missing container of one of
-   * them was removed outside hdactl (or its create failed), it is not a new
-   * app; and one whose file now names a new app instead was renamed.
+   * Apps the state file records as installed: a missing container of one of
+   * them was removed outside hdactl (or its create failed), it is not a new app.
    */
-  installed: ReadonlyMap<string, string | undefined>;
-  /** Where the apps' data directories are (`<dataRoot>/<app>`), for the reasons that point at one. */
-  dataRoot: string;
+  installed: ReadonlySet<string>;
+  /** Apps renamed in their manifest file (see `findRenames`), which the reasons name. */
+  renamed: Renames;
 }
 
 /** How an invalid manifest's app is left: as it runs, or, with nothing of it installed, not installed. */
@@ -36,7 +34,7 @@ export function plan(input: PlanInput): Plan {
   for (const c of observed.containers) containersByApp.set(c.app, [...(containersByApp.get(c.app) ?? []), c]);
   const names = new Set([...desiredByApp.keys(), ...containersByApp.keys(), ...observed.vhosts.keys(), ...input.frozen.keys()]);
 
-  const renamed = renames(input, desiredByApp);
+  const { renamed } = input;
   const apps: AppPlan[] = [];
   for (const app of [...names].sort()) {
     const frozenWhy = input.frozen.get(app);
@@ -51,11 +49,15 @@ export function plan(input: PlanInput): Plan {
   return { apps };
 }
 
-/** An app renamed in place, seen from both of its names. */
-interface Renames {
+/** Apps renamed in place, seen from both of their names. */
+export interface Renames {
+  /** Old name → the new one, the file, and where the old data stays. */
   to: Map<string, { app: string; file: string; dataDir: string }>;
+  /** New name → old name. */
   from: Map<string, string>;
 }
+
+export const NO_RENAMES: Renames = { to: new Map(), from: new Map() };
 
 /**
  * Apps renamed in place: the file that last defined an installed app, which
@@ -63,17 +65,28 @@ interface Renames {
  * instead. Only a pair is a rename; two gone and two new in one file are not
  * guessed at. The rename is carried out as a removal and a create (the name
  * is the container's, the vhost's and the data directory's), and its reasons
- * say so, and where the old data stays.
+ * say so, and where the old data stays. Given every app the manifests name,
+ * not only those a keyed pass plans: an app merely outside the pass is not gone.
  */
-function renames(input: PlanInput, desiredByApp: ReadonlyMap<string, DesiredApp>): Renames {
+export function findRenames(w: {
+  /** Every valid app, not only those a keyed pass plans. */
+  desired: readonly DesiredApp[];
+  /** Every app the manifests name, valid or not, or hold back from removal. */
+  named: ReadonlySet<string>;
+  /** The state file's apps, each with the manifest file that last defined it. */
+  installed: ReadonlyMap<string, string | undefined>;
+  /** True for an app not created yet (its id may be recorded already). */
+  isNew: (app: string) => boolean;
+  dataRoot: string;
+}): Renames {
   const r: Renames = { to: new Map(), from: new Map() };
   const byFile = new Map<string, { gone: string[]; fresh: string[] }>();
   const at = (file: string) => byFile.get(file) ?? byFile.set(file, { gone: [], fresh: [] }).get(file)!;
-  for (const [app, file] of input.installed) if (file && !desiredByApp.has(app) && !input.frozen.has(app)) at(file).gone.push(app);
-  for (const d of desiredByApp.values()) if (!input.installed.has(d.app) && byFile.has(d.source.file)) at(d.source.file).fresh.push(d.app);
+  for (const [app, file] of w.installed) if (file && !w.named.has(app)) at(file).gone.push(app);
+  for (const d of w.desired) if (w.isNew(d.app) && byFile.has(d.source.file)) at(d.source.file).fresh.push(d.app);
   for (const [file, { gone, fresh }] of byFile) {
     if (gone.length !== 1 || fresh.length !== 1) continue;
-    r.to.set(gone[0]!, { app: fresh[0]!, file, dataDir: `${input.dataRoot}/${gone[0]}` });
+    r.to.set(gone[0]!, { app: fresh[0]!, file, dataDir: `${w.dataRoot}/${gone[0]}` });
     r.from.set(fresh[0]!, gone[0]!);
   }
   return r;
@@ -128,7 +141,7 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
   const actions: Action[] = [];
   if (!primary) {
     const from = renamed.from.get(app);
-    const why = installed ? 'container missing: removed outside hdactl, or never created' : from ? `new app, renamed from ${from}: its data directory starts empty` : 'new app';
+    const why = from ? `new app, renamed from ${from}: its data directory starts empty` : installed ? 'container missing: removed outside hdactl, or never created' : 'new app';
     actions.push({ type: 'create', desired, reason: desired.state === 'stopped' ? `${why} (state: stopped)` : why });
   } else if (primary.state === 'dead') {
     // The Engine failed to remove it once (a mount still busy): it can never

@@ -149,4 +149,26 @@ describe('hdactl run follows the manifests directory when it is replaced or its 
     await d.idle();
     expect((await stat(stateFile)).mtimeMs).toBe(written);
   });
+
+  it('an app renamed in its file, keeping its extra host port: the new name waits for the old one\'s removal, then runs, with no failure between', async () => {
+    await start();
+    const port = w.portBase + 90;
+    const withPort = { extra: `ports: ["127.0.0.1:${port}:8080"]\n` };
+    const old = await deployed(w, d, 'photos', 'same app', withPort);
+    await d.idle();
+    const renamed = `${w.prefix}pics`;
+    await w.writeManifest('photos.yaml', webApp(renamed, 'same app', withPort));
+    await eventually(async () => (await inspect(renamed).catch(() => undefined))?.State.Running || undefined, 20_000);
+    expect((await inspect(renamed)).HostConfig.PortBindings['8080/tcp'][0].HostPort).toBe(String(port));
+    expect(await isGone(old.app)).toBe(true);
+    await d.idle();
+    // Newest first; no failure among them.
+    const events = (await d.status()).events.filter((e) => e.app === renamed || e.app === old.app).map((e) => `${e.app} ${e.type}: ${e.message}`);
+    expect(events).toEqual([
+      expect.stringMatching(new RegExp(`^${renamed} created: .*\\(new app, renamed from ${old.app}: its data directory starts empty\\)`)),
+      `${old.app} removed: renamed to ${renamed} in ${path.join(w.manifests, 'photos.yaml')}; its data stays in ${path.join(w.dataRoot, old.app)}; vhost removed`,
+      expect.stringMatching(new RegExp(`^${old.app} created: .*\\(new app\\)`)),
+    ]);
+    expect(await d.output()).toContain(`${renamed} waits for the removal of ${old.app}, which holds its host ports`);
+  });
 });

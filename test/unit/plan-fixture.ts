@@ -27,7 +27,7 @@ import { parseManifestText } from '../../src/manifest/load.js';
 import { checkSchema, type ValidDoc } from '../../src/manifest/validate.js';
 import type { ContainerState, Observed, ObservedContainer, ObservedVhost } from '../../src/observe/types.js';
 import type { Plan } from '../../src/plan/actions.js';
-import type { PlanInput } from '../../src/plan/plan.js';
+import { NO_RENAMES, type PlanInput } from '../../src/plan/plan.js';
 
 export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 
@@ -114,8 +114,8 @@ export function loadPlanFixture(name: string): PlanInput {
   return {
     desired,
     frozen: new Map(Object.entries(fx.frozen ?? {})),
-    installed: new Map(Object.keys(fx.ids ?? {}).map((app) => [app, undefined])),
-    dataRoot: '/var/hda/apps',
+    installed: new Set(Object.keys(fx.ids ?? {})),
+    renamed: NO_RENAMES,
     observed: {
       containers,
       foreignNames: new Set(fx.foreignNames ?? []),
