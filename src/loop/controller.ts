@@ -284,8 +284,8 @@ export class Controller {
       const r = await (this.o.runPass ?? runPass)(deps, select, scope);
       if (r.removalsHeld) this.removalsHeld = true;
       if (full) this.knownIds = new Map(r.observed.containers.flatMap((c) => (c.appId !== undefined && c.name === c.app ? [[c.app, c.appId] as const] : [])));
-      this.o.status.setEngine(true);
-      this.o.metrics.engineUp.set(1);
+      // Its Engine calls answered; unless the Engine was reported lost since the pass began.
+      if (this.o.status.setEngine(true, undefined, started)) this.o.metrics.engineUp.set(1);
       // Passes overlap on disjoint apps, and a full one observes every app: what
       // it saw of an app another pass is changing, or changed after it looked,
       // is older than the status that pass records, and must not overwrite it.

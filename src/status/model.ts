@@ -86,6 +86,8 @@ export class StatusStore {
   private readonly events: RecordedEvent[] = [];
   private problems: StatusDocument['problems'] = [];
   engine: StatusDocument['engine'];
+  /** When the Engine was last reported unreachable. */
+  private engineLostAt = -Infinity;
   lastPass?: string;
 
   constructor(
@@ -208,10 +210,19 @@ export class StatusStore {
   }
 
   /** The Engine became reachable or unreachable. */
-  setEngine(reachable: boolean, message?: string): void {
+  /**
+   * Records whether the Engine answers. `seenAt` is when the reporter last
+   * heard from it (a pass: when it began): news older than the last loss is
+   * dropped, so a pass that began before the Engine went away cannot report
+   * it back. Returns whether the report was taken.
+   */
+  setEngine(reachable: boolean, message?: string, seenAt = this.now()): boolean {
+    if (reachable && seenAt < this.engineLostAt) return false;
+    if (!reachable) this.engineLostAt = this.now();
     if (this.engine.reachable !== reachable) this.event('-', 'engine', reachable ? 'Engine reachable again' : `Engine unreachable: ${message ?? ''}`);
     this.engine = { ...this.engine, reachable, ...(message && !reachable ? { message } : {}) };
     if (reachable) delete this.engine.message;
+    return true;
   }
 
   setRestartCount(app: string, n: number): void {

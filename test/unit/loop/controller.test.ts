@@ -494,6 +494,32 @@ describe('Controller timing', () => {
     await t.controller.stop(1000);
   });
 
+  it('a pass that began before the Engine was reported lost does not report it reachable when it ends', async () => {
+    const t = setup();
+    t.fake.set('a', 'g1');
+    let release!: () => void;
+    t.fake.gate = new Promise<void>((r) => (release = r));
+    t.controller.start();
+    await settle(5);
+    await t.advance(10);
+    // The events stream breaks while the pass (its Engine calls already answered) is still finishing.
+    t.status.setEngine(false, 'connect ENOENT');
+    t.metrics.engineUp.set(0);
+    t.fake.gate = undefined;
+    release();
+    await settle(10);
+    expect(t.fake.passes).toHaveLength(1);
+    expect(t.status.snapshot().engine).toMatchObject({ reachable: false, message: 'connect ENOENT' });
+    expect((await t.metrics.engineUp.get()).values[0]?.value).toBe(0);
+    // A pass that begins after it does.
+    t.controller.engineEvent('a');
+    await t.advance(250);
+    expect(t.fake.passes).toHaveLength(2);
+    expect(t.status.snapshot().engine.reachable).toBe(true);
+    expect((await t.metrics.engineUp.get()).values[0]?.value).toBe(1);
+    await t.controller.stop(1000);
+  });
+
   it('never reconciles one app in two passes at once: a change during a pass runs once more after it', async () => {
     const t = setup();
     t.fake.set('a', 'g1');
