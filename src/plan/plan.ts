@@ -3,6 +3,7 @@ import { formatSize } from '../desired/units.js';
 import { vhostServerName as name } from '../desired/vhost.js';
 import type { Observed, ObservedContainer } from '../observe/types.js';
 import type { Action, AppPlan, Change, Plan } from './actions.js';
+import { portSwaps } from './handover.js';
 
 /** What the planner compares. */
 export interface PlanInput {
@@ -46,7 +47,16 @@ export function plan(input: PlanInput): Plan {
     }
     apps.push(planApp(app, desiredByApp.get(app), containersByApp.get(app) ?? [], observed, input.installed.has(app), renamed));
   }
-  return { apps };
+  // Both sides of a host-port swap are left running as they are, with the way out.
+  const swaps = portSwaps(apps);
+  return {
+    apps: apps.map((a) => {
+      const s = swaps.get(a.app);
+      if (!s) return a;
+      const ports = s.ports.map((port) => `host port ${port}`).join(', ');
+      return { ...a, actions: [], blocked: `not changed: it takes ${ports} from app ${s.with}, which takes one of its own, in the same change; no order can apply that, and the apps run as they were: move one app to a spare port first, apply, then finish the swap` };
+    }),
+  };
 }
 
 /** Apps renamed in place, seen from both of their names. */

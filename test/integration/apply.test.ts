@@ -487,4 +487,39 @@ describe('hdactl apply', () => {
     expect(await published(renamed)).toBe(String(port));
     expect(await isGone(taker)).toBe(true);
   });
+
+  it('two apps that swap host ports in one change are both left running as they were, told how to do it', async () => {
+    w = await createWorld();
+    const [p1, p2] = [w.portBase + 91, w.portBase + 92];
+    const on = (port: number) => ({ extra: `ports: ["127.0.0.1:${port}:8080"]\n` });
+    const a = `${w.prefix}swapa`;
+    const b = `${w.prefix}swapb`;
+    await w.writeManifest('a.yaml', webApp(a, 'a', on(p1)));
+    await w.writeManifest('b.yaml', webApp(b, 'b', on(p2)));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = { a: await inspect(a), b: await inspect(b) };
+
+    await w.writeManifest('a.yaml', webApp(a, 'a', on(p2)));
+    await w.writeManifest('b.yaml', webApp(b, 'b', on(p1)));
+    const plan = await w.hdactl(['plan']);
+    expect(plan.stdout).toContain(`! ${a}: not changed: it takes host port ${p2}/tcp from app ${b}, which takes one of its own, in the same change; no order can apply that, and the apps run as they were: move one app to a spare port first, apply, then finish the swap\n`);
+    expect(plan.stdout).toContain(`! ${b}: not changed: it takes host port ${p1}/tcp from app ${a}, which`);
+    const r = await w.hdactl(['apply']);
+    expect(r.code).toBe(1);
+    expect(r.stdout.split('\n').filter(Boolean).map((l) => l.split(':')[0])).toEqual([`${a} skipped`, `${b} skipped`]);
+    for (const app of [a, b] as const) {
+      const now = await inspect(app);
+      expect(now.Id).toBe(before[app === a ? 'a' : 'b'].Id);
+      expect(now.State.StartedAt).toBe(before[app === a ? 'a' : 'b'].State.StartedAt);
+    }
+
+    // The way out works: one app to a spare port, then the swap's second half.
+    const spare = w.portBase + 93;
+    await w.writeManifest('a.yaml', webApp(a, 'a', on(spare)));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    await w.writeManifest('a.yaml', webApp(a, 'a', on(p2)));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    expect((await inspect(a)).HostConfig.PortBindings['8080/tcp'][0].HostPort).toBe(String(p2));
+    expect((await inspect(b)).HostConfig.PortBindings['8080/tcp'][0].HostPort).toBe(String(p1));
+  });
 });
