@@ -10,22 +10,35 @@ const freed = (a: AppPlan) => a.actions.flatMap((x) => (x.type === 'remove' || x
 const taken = (a: AppPlan) => a.actions.flatMap((x) => (x.type === 'create' || x.type === 'recreate' ? hostPorts(x.desired.spec) : []));
 
 /**
- * Apps that swap host ports with another in one change: each takes a port the
- * other frees, so neither can go first (a recreate puts its old container
- * back when the new one cannot start, and would do so at every retry).
- * Returns each such app with the other and the ports it wants from it.
+ * Apps that swap host ports in one change, two of them or in a ring: each
+ * takes a port another frees, and following those takes leads back to it, so
+ * none can go first (a recreate puts its old container back when the new one
+ * cannot start, and would do so at every retry). Returns each such app with
+ * the app it takes ports from, those ports, and the ring.
  */
-export function portSwaps(apps: readonly AppPlan[]): Map<string, { with: string; ports: string[] }> {
-  const swaps = new Map<string, { with: string; ports: string[] }>();
+export function portSwaps(apps: readonly AppPlan[]): Map<string, { with: string; ports: string[]; ring: string[] }> {
   const moving = apps.filter((a) => a.actions.length);
+  // a → the apps it takes host ports from, and which
+  const from = new Map(moving.map((a) => {
+    const wants = new Set(taken(a));
+    return [a.app, moving.filter((b) => b !== a).map((b) => ({ app: b.app, ports: freed(b).filter((port) => wants.has(port)) })).filter((e) => e.ports.length)] as const;
+  }));
+  const swaps = new Map<string, { with: string; ports: string[]; ring: string[] }>();
   for (const a of moving) {
-    for (const b of moving) {
-      if (a === b) continue;
-      const wanted = new Set(freed(b));
-      const ports = taken(a).filter((port) => wanted.has(port));
-      const back = new Set(freed(a));
-      if (ports.length && taken(b).some((port) => back.has(port))) swaps.set(a.app, { with: b.app, ports });
+    // The shortest way back to `a`, if any.
+    const back = new Map<string, string>();
+    const queue = [a.app];
+    while (queue.length && !back.has(a.app)) {
+      const x = queue.shift()!;
+      for (const e of from.get(x) ?? []) if (!back.has(e.app)) (back.set(e.app, x), queue.push(e.app));
     }
+    if (!back.has(a.app)) continue;
+    // a → ring[1] → … → a, read backwards from the step that closes it.
+    const path: string[] = [];
+    for (let x = back.get(a.app)!; x !== a.app; x = back.get(x)!) path.unshift(x);
+    const ring = [a.app, ...path];
+    const first = from.get(a.app)!.find((e) => e.app === ring[1])!;
+    swaps.set(a.app, { with: first.app, ports: first.ports, ring });
   }
   return swaps;
 }

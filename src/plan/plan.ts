@@ -54,7 +54,8 @@ export function plan(input: PlanInput): Plan {
       const s = swaps.get(a.app);
       if (!s) return a;
       const ports = s.ports.map((port) => `host port ${port}`).join(', ');
-      return { ...a, actions: [], blocked: `not changed: it takes ${ports} from app ${s.with}, which takes one of its own, in the same change; no order can apply that, and the apps run as they were: move one app to a spare port first, apply, then finish the swap` };
+      const loop = s.ring.length === 2 ? 'which takes one of its own' : `and the takes come round to one of its own (${[...s.ring, a.app].join(' → ')})`;
+      return { ...a, actions: [], blocked: `not changed: it takes ${ports} from app ${s.with}, ${loop}, in the same change; no order can apply that, and the apps run as they were: move one app to a spare port first, apply, then finish the swap` };
     }),
   };
 }
