@@ -164,16 +164,19 @@ function setup(opts: { resyncMs?: number } = {}) {
   };
   const app = (name: string) => status.snapshot().apps.find((a) => a.app === name);
   const condition = (name: string, type: string) => app(name)?.conditions.find((c) => c.type === type);
-  return { clock, fake, status, metrics, controller, advance, passCount, scheduled, manifestNow, app, condition, leftAsIs };
+  /** Apps with manifest generation g1 whose passes succeed, then the controller started and its first pass run. */
+  const startWith = async (...apps: string[]) => {
+    for (const a of apps) fake.set(a, 'g1');
+    controller.start();
+    await settle(5);
+  };
+  return { clock, fake, status, metrics, controller, advance, passCount, scheduled, manifestNow, app, condition, leftAsIs, startWith };
 }
 
 describe('Controller timing', () => {
   it('an Engine update event has the next pass over the app read its limits from the Engine, once; a pass that fails gives it back', async () => {
     const t = setup();
-    t.fake.set('a', 'g1');
-    t.fake.set('b', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('a', 'b');
     t.controller.engineEvent('a', 'die');
     await t.advance(250);
     t.controller.engineEvent('a', 'update');
@@ -193,10 +196,7 @@ describe('Controller timing', () => {
 
   it('runs one full pass at start, then one per resync period', async () => {
     const t = setup({ resyncMs: 60_000 });
-    t.fake.set('a', 'g1');
-    t.fake.set('b', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('a', 'b');
     expect(t.fake.passes).toEqual([{ at: 0, apps: ['a', 'b'] }]);
     await t.advance(59_999);
     expect(t.fake.passes).toHaveLength(1);
@@ -210,10 +210,7 @@ describe('Controller timing', () => {
 
   it('a burst of writes to one manifest runs one pass, for that app only, after the quiet period', async () => {
     const t = setup();
-    t.fake.set('a', 'g1');
-    t.fake.set('b', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('a', 'b');
     t.fake.set('a', 'g2');
     for (let i = 0; i < 50; i++) {
       t.controller.manifestChanged('a.yaml');
@@ -252,10 +249,7 @@ describe('Controller timing', () => {
 
   it('removes an app gone from the manifests only when a second look 1 s later still finds it gone', async () => {
     const t = setup();
-    t.fake.set('a', 'g1');
-    t.fake.set('b', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('a', 'b');
     await t.manifestNow('a', true);
     // The first look leaves it running, and queues the second.
     expect(t.fake.passes[1]).toEqual({ at: 100, apps: [] });
@@ -274,9 +268,7 @@ describe('Controller timing', () => {
 
   it('never removes an app whose manifest was gone for a moment only (a file read mid-write, a checkout)', async () => {
     const t = setup();
-    t.fake.set('a', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('a');
     await t.manifestNow('a', true);
     expect(t.fake.passes[1]).toEqual({ at: 100, apps: [] });
     // The writer finishes: the app is back in its file.
@@ -294,10 +286,7 @@ describe('Controller timing', () => {
 
   it('a manifest change while removals are held back (a file that cannot be parsed) gets a full pass, which can make them', async () => {
     const t = setup();
-    t.fake.set('a', 'g1');
-    t.fake.set('b', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('a', 'b');
     t.fake.removalsHeld = true; // say b.yaml cannot be parsed, and c's manifest was deleted meanwhile
     t.controller.manifestChanged('a.yaml');
     await t.advance(100);
@@ -347,9 +336,7 @@ describe('Controller timing', () => {
   it('retries a transiently failing app after 1 s, 2 s, 4 s, and from 1 s again after a success', async () => {
     const t = setup();
     t.fake.set('a', 'g1', 'transient');
-    t.fake.set('b', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('b');
     expect(t.app('a')).toMatchObject({ failures: 1, nextRetry: new Date(1000).toISOString(), lastError: 'transient failure' });
     expect(t.condition('a', 'Degraded')).toMatchObject({ status: 'True', reason: 'BackOff' });
     expect(t.condition('a', 'Progressing')).toMatchObject({ status: 'True', reason: 'Retrying' });
@@ -445,9 +432,7 @@ describe('Controller timing', () => {
   it('leaves an app that failed terminally alone on resync until its manifest changes', async () => {
     const t = setup({ resyncMs: 60_000 });
     t.fake.set('a', 'g1', 'terminal');
-    t.fake.set('b', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('b');
     expect(t.condition('a', 'Degraded')).toMatchObject({ status: 'True', reason: 'Failed' });
     expect(t.condition('a', 'Progressing')?.status).toBe('False');
     await t.advance(60_000);
@@ -565,9 +550,7 @@ describe('Controller timing', () => {
 
   it('the echo of its own vhost write does not requeue an app; a vhost changed by someone else does', async () => {
     const t = setup();
-    t.fake.set('a', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('a');
     expect(t.fake.passes).toHaveLength(1);
     t.leftAsIs.add('a');
     t.controller.vhostChanged('/vhosts/a.conf');
@@ -582,10 +565,7 @@ describe('Controller timing', () => {
 
   it('a full resync skips apps another worker is reconciling, and runs them after', async () => {
     const t = setup({ resyncMs: 60_000 });
-    t.fake.set('a', 'g1');
-    t.fake.set('b', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('a', 'b');
     let release!: () => void;
     t.fake.gate = new Promise<void>((r) => (release = r));
     t.controller.engineEvent('a');
@@ -605,10 +585,7 @@ describe('Controller timing', () => {
     // then finishes (say it created a's container). Applying the resync's plan
     // for `a` would act on a world that is gone: create it a second time.
     const t = setup({ resyncMs: 60_000 });
-    t.fake.set('a', 'g1');
-    t.fake.set('b', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('a', 'b');
     let releaseA!: () => void;
     t.fake.gate = new Promise<void>((r) => (releaseA = r));
     t.controller.vhostChanged('/vhosts/a.conf');
@@ -632,10 +609,7 @@ describe('Controller timing', () => {
     // Both workers are busy: one on b, one on the resync, which has read a's
     // old manifest. a's new one is queued then, and the resync takes a over.
     const t = setup({ resyncMs: 60_000 });
-    t.fake.set('a', 'g1');
-    t.fake.set('b', 'g1');
-    t.controller.start();
-    await settle(5);
+    await t.startWith('a', 'b');
     let releaseB!: () => void;
     t.fake.gate = new Promise<void>((r) => (releaseB = r));
     t.controller.vhostChanged('/vhosts/b.conf');
