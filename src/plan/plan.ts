@@ -72,8 +72,7 @@ export const NO_RENAMES: Renames = { to: new Map(), from: new Map() };
 
 /**
  * Apps renamed in place: the file that last defined an installed app, which
- * no manifest names now, defines one app the state file never installed
- * instead. Only a pair is a rename; two gone and two new in one file are not
+ * no manifest names now, defines one app not created yet (`isNew`) instead. Only a pair is a rename; two gone and two new in one file are not
  * guessed at. The rename is carried out as a removal and a create (the name
  * is the container's, the vhost's and the data directory's), and its reasons
  * say so, and where the old data stays. Given every app the manifests name,
