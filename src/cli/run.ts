@@ -18,11 +18,18 @@ import { mkdir } from 'node:fs/promises';
 /** How long in-flight steps may take to finish on SIGINT/SIGTERM. */
 const SHUTDOWN_TIMEOUT_MS = 30_000;
 
+/**
+ * hdactl's temp files: `<file>.conf.<pid>.tmp` and `<file>.json.<pid>.tmp`.
+ * Only these are swept: the vhost directory is the user's Apache's, and
+ * other tools' `.tmp` files there are not hdactl's to delete.
+ */
+const OWN_TEMP_FILE = /\.(conf|json)\.\d+\.tmp$/;
+
 /** Removes temp files a killed hdactl left behind (they never end in .conf or .json; older versions left vhost temp files beside the vhosts). */
 async function sweepTempFiles(dirs: string[]): Promise<void> {
   for (const dir of dirs) {
     const names = await readdir(dir).catch(() => [] as string[]);
-    await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => rm(path.join(dir, n), { force: true })));
+    await Promise.all(names.filter((n) => OWN_TEMP_FILE.test(n)).map((n) => rm(path.join(dir, n), { force: true })));
   }
 }
 
