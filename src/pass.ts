@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Engine } from './adapters/docker/engine.js';
 import type { WebServerControl } from './adapters/apache/control.js';
-import { hostTcpPorts } from './adapters/host/ports.js';
+import { hostTcpPorts, type HostTcpPorts } from './adapters/host/ports.js';
 import type { State, StateStore } from './adapters/state/store.js';
 import type { VhostStore } from './adapters/vhost/store.js';
 import type { Settings } from './config/settings.js';
@@ -72,8 +72,14 @@ export interface DesiredInput {
  * Loads and validates the manifests into the desired model. Problems never throw.
  * `cacheFile` keeps YAML parse results between runs (passes use the state directory's).
  */
-export async function loadDesired(settings: Settings, templates: Templates, state: State, observedIds: Map<string, number> | Promise<Map<string, number>>, cacheFile?: string): Promise<DesiredInput> {
-  const loaded = await loadManifestDir(settings.manifests, cacheFile);
+export async function loadDesired(
+  settings: Settings,
+  templates: Templates,
+  state: State,
+  observedIds: Map<string, number> | Promise<Map<string, number>>,
+  opts: { cacheFile?: string; hostPorts?: () => Promise<HostTcpPorts> } = {},
+): Promise<DesiredInput> {
+  const loaded = await loadManifestDir(settings.manifests, opts.cacheFile);
   const problems = [...loaded.problems];
   const checked: ValidDoc[] = [];
   const frozen = new Map<string, string>();
@@ -89,7 +95,7 @@ export async function loadDesired(settings: Settings, templates: Templates, stat
   }
   // Only a new app is given a port, and its port is for life: it must not be one a socket holds.
   // Read while the Engine answers, whenever the state file does not know an app.
-  const held = checked.some((v) => !v.partial && !state.apps[v.manifest.app]) ? hostTcpPorts() : undefined;
+  const held = checked.some((v) => !v.partial && !state.apps[v.manifest.app]) ? (opts.hostPorts ?? hostTcpPorts)() : undefined;
   const knownIds = new Map(await observedIds);
   for (const [app, rec] of Object.entries(state.apps)) knownIds.set(app, rec.id);
   const busyPorts = held && checked.some((v) => !v.partial && !knownIds.has(v.manifest.app)) ? (await held).held : undefined;
@@ -156,7 +162,7 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
   // Awaited below; this only keeps a failed observation from counting as unhandled meanwhile.
   observedIds.catch(() => undefined);
   // The manifests are read and validated while the Engine answers the list call.
-  const desired = await loadDesired(settings, deps.templates, state, observedIds, path.join(settings.stateDir, 'manifest-cache.json'));
+  const desired = await loadDesired(settings, deps.templates, state, observedIds, { cacheFile: path.join(settings.stateDir, 'manifest-cache.json') });
   const observed = await observing;
   const frozen = new Map(desired.frozen);
   const wanted = new Set(desired.model.apps.map((a) => a.app));

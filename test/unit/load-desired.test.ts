@@ -39,13 +39,15 @@ function settingsFor(manifests: string, volumeAllow: string[] = []): Settings {
  * Writes `files` into a fresh manifests directory and loads it the way a
  * pass does. Paths in the result are relative to that directory.
  */
-async function load(files: Record<string, string>, opts: { ids?: Record<string, number>; allow?: string[]; setup?: (dir: string) => Promise<void> } = {}) {
+async function load(files: Record<string, string>, opts: { ids?: Record<string, number>; allow?: string[]; setup?: (dir: string) => Promise<void>; held?: number[] } = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'hdactl-unit-'));
   dirs.push(dir);
   await Promise.all(Object.entries(files).map(([name, text]) => writeFile(path.join(dir, name), text)));
   await opts.setup?.(dir);
   const state: State = { version: 1, apps: Object.fromEntries(Object.entries(opts.ids ?? {}).map(([app, id]) => [app, { id }])) };
-  const r = await loadDesired(settingsFor(dir, opts.allow), loadTemplates(), state, new Map());
+  // The host's sockets are the test's to say: ports this machine happens to use must not change ids.
+  const hostPorts = async () => ({ listening: new Set(opts.held), held: new Set(opts.held) });
+  const r = await loadDesired(settingsFor(dir, opts.allow), loadTemplates(), state, new Map(), { hostPorts });
   const rel = (f: string) => path.relative(dir, f);
   return {
     lines: r.problems.map((p) => formatProblem(p).replaceAll(`${dir}/`, '')),
@@ -247,6 +249,12 @@ describe('conflicts between apps', () => {
     const r = await load({ 'hydra.yaml': `${hydra}ports: ["35001:8080"]\n` }, { ids: { hydra: 1 } });
     expect(r.lines).toEqual(["hydra.yaml:5:9: app hydra: host port 35001 is app hydra's web port (35000 + id 1): choose another host port"]);
     expect(r.apps).toEqual({});
+  });
+
+  it('a new web app gets an id whose web port no socket on the host holds', async () => {
+    const r = await load({ 'hydra.yaml': hydra, 'mqtt.yaml': 'app: mqtt\nkind: container\nimage: eclipse-mosquitto:2.0\nweb: 9001\n' }, { held: [35001, 35003] });
+    expect(r.lines).toEqual([]);
+    expect([r.apps.hydra!.web!.hostPort, r.apps.mqtt!.web!.hostPort]).toEqual([35002, 35004]);
   });
 
   it('a new web app gets an id whose web port no extra port already takes', async () => {
