@@ -9,11 +9,11 @@ export interface AppManifest {
    */
   app: string;
   /**
-   * Amahi's app kind; picks the vhost template templates/<kind>.conf when one exists, else templates/container.conf.
+   * The app's kind in Amahi: container, or container-<name> (lower-case letters and digits) to pick the vhost template templates/<kind>.conf when one exists (else templates/container.conf).
    */
   kind: string;
   /**
-   * A Docker image reference: [registry/]name[:tag][@digest]. Pulled before create when missing locally.
+   * A Docker image reference, [registry/]name[:tag][@digest], with the name in lower case. Pulled before create when missing locally.
    */
   image: string;
   /**
@@ -22,6 +22,8 @@ export interface AppManifest {
   hostname?: string;
   /**
    * Extra DNS names that reach the app through its vhost; each becomes a ServerAlias line.
+   *
+   * Items: An extra DNS name in lower case, such as nzb.example.org or *.example.org: letters, digits and '-', between dots.
    */
   aliases?: string[];
   /**
@@ -30,10 +32,14 @@ export interface AppManifest {
   web?: number;
   /**
    * Extra published ports, in Compose short syntax [ADDRESS:]HOST:CONTAINER[/PROTOCOL] or as objects.
+   *
+   * Items: An extra published port: [ADDRESS:]HOST:CONTAINER[/tcp|/udp], such as 2224:22 or 127.0.0.1:5353:53/udp, one port per entry (ranges are not supported), or a mapping {host, container, protocol, address}.
    */
   ports?: (string | PortMapping)[];
   /**
    * Bind mounts in Compose short syntax SRC:DST[:ro|:rw]. A relative SRC (./config) lives under <dataRoot>/<app>/ and is created if missing; an absolute SRC must be allowed by the volume policy in hdactl.yaml.
+   *
+   * Items: A bind mount SRC:DST[:ro|:rw], such as ./config:/config or /srv/photos:/photos:ro, with DST an absolute path in the container. A relative SRC lives under <dataRoot>/<app>/.
    */
   volumes?: string[];
   /**

@@ -115,8 +115,12 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
         // The field's description says what it takes in words; the regex only when there is none.
         const words = hint(e, schema);
         message = `${field} ${describe(e.data)} is not valid${words === noHint(schema) ? ` (${e.message ?? e.keyword})` : ''}: ${words}`;
+        const fixed = inLowerCase(e, segments[0]);
+        if (fixed !== undefined) message += `${/[.!?]$/.test(message) ? '' : '.'} Did you mean ${JSON.stringify(fixed)}?`;
         break;
       }
+      case 'propertyNames':
+        continue; // the name's own pattern error says it, with the rule
       default:
         message = `${field} ${describe(e.data)} is not valid (${e.message ?? e.keyword}): ${hint(e, schema)}`;
     }
@@ -126,6 +130,19 @@ export function toProblems(doc: ManifestDoc, errors: ErrorObject[], schema: Reco
     problems.push({ ...doc.locate(at, key), app: doc.appName, message });
   }
   return problems;
+}
+
+/**
+ * The value in lower case, when that is all it lacks (`Photos` for an app,
+ * `Nginx:Latest` for an image, whose tag keeps its case); else undefined.
+ */
+function inLowerCase(e: ErrorObject, topField: string | number | undefined): string | undefined {
+  if (typeof e.data !== 'string' || typeof e.schema !== 'string') return undefined;
+  const value = e.data;
+  // An image's tag and digest are case-sensitive: lower-case only what comes before them.
+  const tagAt = topField === 'image' ? value.search(/(:[^:/]*)?(@.*)?$/) : value.length;
+  const fixed = value.slice(0, tagAt).toLowerCase() + value.slice(tagAt);
+  return fixed !== value && new RegExp(e.schema).test(fixed) ? fixed : undefined;
 }
 
 function hint(e: ErrorObject, schema: Record<string, unknown>): string {
@@ -142,9 +159,9 @@ function noHint(schema: Record<string, unknown>): string {
   return `see schemas/${String(schema.$id ?? 'app.schema.json').split('/').pop()}`;
 }
 
-/** A description as the rest of a sentence: "Memory limit" → "memory limit", "CPU cores" as it is. */
+/** A description as the rest of a sentence: "Memory limit" → "memory limit", "A name" → "a name", "CPU cores" as it is. */
 export function lowerFirst(s: string): string {
-  return /^[A-Z][a-z]/.test(s) ? s.charAt(0).toLowerCase() + s.slice(1) : s;
+  return /^[A-Z]([a-z]|\s)/.test(s) ? s.charAt(0).toLowerCase() + s.slice(1) : s;
 }
 
 function isMapping(v: unknown): boolean {

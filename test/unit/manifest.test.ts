@@ -51,7 +51,7 @@ describe('a manifest problem names the file, line and column of the offending no
     {
       situation: 'a port with an unknown separator is rejected at its list item',
       file: 'bad-port.yaml',
-      lines: ['bad-port.yaml:7:5: app mqtt: ports.1 "9001-tcp" is not valid: extra published ports, in Compose short syntax [ADDRESS:]HOST:CONTAINER[/PROTOCOL] or as objects.'],
+      lines: ['bad-port.yaml:7:5: app mqtt: ports.1 "9001-tcp" is not valid: an extra published port: [ADDRESS:]HOST:CONTAINER[/tcp|/udp], such as 2224:22 or 127.0.0.1:5353:53/udp, one port per entry (ranges are not supported), or a mapping {host, container, protocol, address}.'],
     },
     {
       situation: 'a port object says which of its keys is wrong, with a did-you-mean, instead of rejecting the whole item',
@@ -86,6 +86,20 @@ describe('a manifest problem names the file, line and column of the offending no
       ],
     },
     {
+      situation: 'a value in the wrong form says the form with an example, once per value, and the value in lower case when that is all it lacks (an image keeps its tag\'s case)',
+      file: 'bad-forms.yaml',
+      lines: [
+        'bad-forms.yaml:3:7: app photos: kind "web" is not valid: the app\'s kind in Amahi: container, or container-<name> (lower-case letters and digits) to pick the vhost template templates/<kind>.conf when one exists (else templates/container.conf).',
+        'bad-forms.yaml:4:8: app photos: image "Nginx:Latest" is not valid: a Docker image reference, [registry/]name[:tag][@digest], with the name in lower case. Pulled before create when missing locally. Did you mean "nginx:Latest"?',
+        'bad-forms.yaml:5:11: app photos: hostname "Photos" is not valid: host name of the vhost, <hostname>.<domain> (Amahi\'s APP_HOSTNAME). Defaults to the app\'s name. Did you mean "photos"?',
+        'bad-forms.yaml:6:11: app photos: aliases.0 "Photos.Home" is not valid: an extra DNS name in lower case, such as nzb.example.org or *.example.org: letters, digits and \'-\', between dots. Did you mean "photos.home"?',
+        'bad-forms.yaml:7:9: app photos: ports.0 "8080-8081" is not valid: an extra published port: [ADDRESS:]HOST:CONTAINER[/tcp|/udp], such as 2224:22 or 127.0.0.1:5353:53/udp, one port per entry (ranges are not supported), or a mapping {host, container, protocol, address}.',
+        'bad-forms.yaml:8:11: app photos: volumes.0 "data" is not valid: a bind mount SRC:DST[:ro|:rw], such as ./config:/config or /srv/photos:/photos:ro, with DST an absolute path in the container. A relative SRC lives under <dataRoot>/<app>/.',
+        'bad-forms.yaml:10:3: app photos: env "my-var" is not valid: a variable name: letters, digits and \'_\', not starting with a digit, such as MY_VAR.',
+        'bad-forms.yaml:12:14: app photos: stopTimeout "10S" is not valid: grace period before the Engine kills the app on stop or recreate: a duration such as 10s, 2m or 500ms. Did you mean "10s"?',
+      ],
+    },
+    {
       situation: 'a list where an app mapping belongs is rejected as a whole',
       file: 'list-not-mapping.yaml',
       lines: ['list-not-mapping.yaml:2:1: manifest must be object, not a list'],
@@ -102,6 +116,19 @@ describe('a manifest problem names the file, line and column of the offending no
     expect(r.lines).toHaveLength(1);
     expect(r.lines[0]).toBe(`bad-name.yaml:2:6: app My_App: app "My_App" is not valid: the app's identifier and its container's name (Amahi's APP_IDENTIFIER). A DNS label: lower-case letters, digits and '-', 2 to 32 characters, starting with a letter.`);
     expect(r.apps).toEqual([]);
+  });
+
+  it('the lower-case fix keeps an image\'s registry port, tag and digest as they are, and is offered only when it would be valid', () => {
+    const fixOf = (field: string, value: string) => {
+      const fields: Record<string, string> = { app: 'photos', kind: 'container', image: 'busybox', [field]: value };
+      const text = Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`).join('');
+      const doc = parseManifestText('a.yaml', text).docs[0]!;
+      return checkSchema(doc).problems.map((p) => /Did you mean (".*")\?$/.exec(p.message)?.[1] ?? 'no fix');
+    };
+    expect(fixOf('image', 'Registry.Home:5000/Photos/App:V1.2')).toEqual(['"registry.home:5000/photos/app:V1.2"']);
+    expect(fixOf('image', 'Photos@sha256:' + 'a'.repeat(64))).toEqual([`"photos@sha256:${'a'.repeat(64)}"`]);
+    expect(fixOf('hostname', 'My_Photos')).toEqual(['no fix']);
+    expect(fixOf('app', 'Photos')).toEqual(['"photos"']);
   });
 
   it('formatProblem leaves out the app when its name is unknown', () => {
