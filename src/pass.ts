@@ -179,9 +179,14 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
     for (const app of unwanted) frozen.set(app, `not removed: ${settings.manifests} defines no apps, as an unmounted disk or an unfinished checkout would look: to remove every app, run hdactl apply --allow-empty`);
   }
   // A file emptied (a write cut short by a full disk, a `> file`) is not a deletion: only deleting it is.
+  // Nor is a file that now names another app but has problems: a write cut short after `app: ph`, or
+  // a name pasted from another file, looks just like that; the rename takes once the file is fixed.
+  const withProblems = new Set(desired.problems.map((p) => p.file));
   for (const app of unwanted) {
     const source = state.apps[app]?.source;
-    if (!frozen.has(app) && source && desired.emptyFiles.has(source)) frozen.set(app, `not removed while ${source} holds no app (as a write cut short would leave it): put its manifest back, or delete the file to remove ${app}`);
+    if (frozen.has(app) || !source) continue;
+    if (desired.emptyFiles.has(source)) frozen.set(app, `not removed while ${source} holds no app (as a write cut short would leave it): put its manifest back, or delete the file to remove ${app}`);
+    else if (withProblems.has(source)) frozen.set(app, `not removed while ${source}, the file it was installed from, has problems (as a write cut short could leave it): fix the file, or delete it to remove ${app}`);
   }
   const inScope = (app: string) => !scope || scope.apps.has(app);
   const installed = new Map(Object.entries(state.apps).map(([app, r]) => [app, r.source]));

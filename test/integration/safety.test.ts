@@ -46,6 +46,29 @@ describe('what hdactl leaves alone', () => {
     expect(await isGone(app)).toBe(true);
   });
 
+  it('a manifest file cut short after "app: <another valid name>" does not remove the app it defined; once it is whole, the rename does', async () => {
+    w = await createWorld();
+    const app = `${w.prefix}photos`;
+    const file = await w.writeManifest('photos.yaml', webApp(app, 'still here'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const before = await inspect(app);
+    // What a full disk leaves of a rewrite: the first line, cut after a prefix that is itself a valid app name.
+    const cut = app.slice(0, -2);
+    await writeFile(file, `app: ${cut}\n`);
+    const held = await w.hdactl(['apply']);
+    expect(held.stderr).toContain(`${file}:1:1: app ${cut}: missing required field "kind": add it`);
+    expect(held.stdout).toContain(`${app} skipped: not removed while ${file}, the file it was installed from, has problems (as a write cut short could leave it): fix the file, or delete it to remove ${app}\n`);
+    expect(held.code).toBe(1);
+    expect((await inspect(app)).Id).toBe(before.Id);
+    await pageWith(w.portBase + 1, 'still here');
+    // A whole manifest under the new name: a rename, which removes the old app.
+    await writeFile(file, webApp(cut, 'renamed'));
+    const renamed = await w.hdactl(['apply']);
+    expect(renamed.stdout).toMatch(new RegExp(`^${app} removed: renamed to ${cut} in `, 'm'));
+    expect(await isGone(app)).toBe(true);
+    expect((await inspect(cut)).State.Running).toBe(true);
+  });
+
   it('a typo in one manifest leaves that app running as it was, while an app in another file is created', async () => {
     w = await createWorld();
     const kept = `${w.prefix}kept`;
