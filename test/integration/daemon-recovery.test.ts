@@ -31,13 +31,13 @@ describe('hdactl run repairs what is done to its containers by hand', () => {
     return { app, port, before: await inspect(app) };
   }
 
-  it('an app missing from its manifest for a moment (a file rewritten in two steps) keeps running; a deleted manifest removes it', async () => {
+  it('an app missing from the manifests for a moment (its file deleted and written again, as a checkout does) keeps running; a deleted manifest removes it', async () => {
     // Another app stays throughout: with no app left at all, the daemon removes nothing (daemon-apache.test.ts).
     await deploy('stays', 'still here');
     const { app, port, before } = await deploy('rewritten', 'never went away');
     const yaml = webApp(app, 'never went away', HDACTL_ONLY);
-    // First the file without the app, as a writer that truncates first leaves it...
-    await w.writeManifest('rewritten.yaml', 'app: being-rewritten\n');
+    // First the file gone... (a file cut short is not even a removal in waiting: safety.test.ts)
+    await rm(path.join(w.manifests, 'rewritten.yaml'));
     await eventually(async () => (await d.output()).includes(`${app} is gone from the manifests`) || undefined);
     // ...then whole again, within the second the daemon waits before removing.
     await w.writeManifest('rewritten.yaml', yaml);
