@@ -92,9 +92,28 @@ export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> 
     const f = failed.get(r.app) ?? noLogs.get(r.app);
     if (f && r.outcome !== 'failed') Object.assign(r, { outcome: 'failed', message: f.error, error: f.error, transient: f.transient });
   }
+  await forgetRemoved(p, results, deps.state);
   // Only what status shows: failing to record it must not turn an applied pass into a failed one.
   await recordFailures(results, deps.state, new Date().toISOString()).catch((err: unknown) => deps.log.warn({ err }, 'could not record the last failures in the state file'));
   return results;
+}
+
+function removesVhost(a: AppPlan): boolean {
+  return a.actions.some((x) => x.type === 'vhost-remove');
+}
+
+/**
+ * Ends the state file's record of the apps removed with their vhost, once the
+ * vhost's removal is live. Until then the record stays: a vhost removal
+ * rolled back (Apache's configtest failing) is retried, and this hdactl
+ * never removes a vhost it has no record of installing.
+ */
+async function forgetRemoved(p: Plan, results: AppResult[], state: StateStore): Promise<void> {
+  const ok = new Set(results.filter((r) => r.outcome !== 'failed').map((r) => r.app));
+  const gone = p.apps.filter((a) => !a.desired && !a.blocked && ok.has(a.app) && removesVhost(a)).map((a) => a.app);
+  if (gone.length) await state.update((s) => {
+    for (const app of gone) delete s.apps[app];
+  });
 }
 
 /**
@@ -297,7 +316,8 @@ async function runStep(a: AppPlan, act: Action, deps: PassContext, log: Logger):
       await engine.removeContainer(act.container.id);
       // Only an app gone from the manifests forgets its id: one whose dead container is
       // replaced keeps it (and its web port) even if the create after this fails.
-      if (act.container.name === a.app && !a.desired) {
+      // With a vhost to remove too, once that is live (see `forgetRemoved`).
+      if (act.container.name === a.app && !a.desired && !removesVhost(a)) {
         await deps.state.update((s) => {
           delete s.apps[a.app];
         });

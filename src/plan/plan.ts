@@ -123,13 +123,29 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
     };
   }
 
+  if (!desired && !installed) {
+    // Its vhost file (hdactl's header) or a container set aside in a recreate,
+    // and no record of it here: another hdactl that shares the vhost
+    // directory, or this instance label, may be in the middle of using them.
+    const what = [...(vhost ? [`its vhost file ${app}.conf`] : []), ...leftovers.map((c) => `container ${c.name}`)].join(' and ');
+    const byHand = [...(vhost ? [`rm ${vhost.file}`] : []), ...leftovers.map((c) => `docker rm -f ${c.name}`)].join('; ');
+    const one = (vhost ? 1 : 0) + leftovers.length === 1;
+    const [carry, left, them] = one ? ['carries', 'it is', 'it'] : ['carry', 'they are', 'them'];
+    return {
+      app,
+      actions: [],
+      blocked: `${what} ${carry} hdactl's marks but this state file never installed ${app}, so ${left} left: another hdactl may use ${them} (one that shares the vhost directory or the --instance); if none does, remove ${them} by hand (${byHand})`,
+    };
+  }
+
   if (!desired) {
     const to = renamed.to.get(app);
     const why = to ? `renamed to ${to.app} in ${to.file}; its data stays in ${to.dataDir}` : 'manifest deleted';
     const actions: Action[] = [];
     if (vhost) actions.push({ type: 'vhost-remove', reason: why });
-    if (primary) actions.push({ type: 'remove', container: primary, reason: why });
-    return { app, actions: [...actions, ...prune] };
+    // The app's container goes last: removing it ends the state file's record, which
+    // a failed step before it keeps, so that its retry still knows the app was installed here.
+    return { app, actions: [...actions, ...prune, ...(primary ? [{ type: 'remove' as const, container: primary, reason: why }] : [])] };
   }
 
   if (!primary && observed.foreignNames.has(app)) {

@@ -11,8 +11,12 @@ import { createWorld, eventually, httpGet, webApp, type World } from '../support
 describe('Apache vhosts', () => {
   let w: World | undefined;
   let apache: PrivateApache | undefined;
+  /** Worlds a test makes besides `w`. */
+  let others: World[] = [];
   afterEach(async () => {
     await apache?.stop();
+    await Promise.all(others.map((o) => o.cleanup()));
+    others = [];
     await w?.cleanup();
     apache = undefined;
     w = undefined;
@@ -174,6 +178,50 @@ describe('Apache vhosts', () => {
     expect(next.code).toBe(0);
     expect(await readFile(vhost(neu), 'utf8')).toContain(`ProxyPass / http://127.0.0.1:${w.portBase + 2}/`);
     await pageWith(apache.port, 'new', `${neu}.hda.test`);
+  });
+
+  it('two hdactl configs that share the vhost directory (each its own --instance and state dir) leave each other\'s vhosts, and Apache serves both', async () => {
+    const { w, apache, vhost } = await webWorld();
+    const other = await createWorld();
+    others.push(other);
+    other.flags.push('--vhost-dir', w.vhostDir, '--apachectl', apache.apachectl, '--vhost-port', String(apache.port));
+    const mine = `${w.prefix}mine`;
+    const theirs = `${other.prefix}theirs`;
+    await w.writeManifest('mine.yaml', webApp(mine, 'mine'));
+    await other.writeManifest('theirs.yaml', webApp(theirs, 'theirs'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    const left = (app: string) => `${app} skipped: its vhost file ${app}.conf carries hdactl's marks but this state file never installed ${app}, so it is left: another hdactl may use it (one that shares the vhost directory or the --instance); if none does, remove it by hand (rm ${vhost(app)})`;
+    const second = await other.hdactl(['apply']);
+    expect(second.stdout).toContain(`${left(mine)}\n`);
+    expect(second.stdout).toMatch(new RegExp(`^${theirs} created: `, 'm'));
+    const again = await w.hdactl(['apply']);
+    expect(again.stdout).toContain(`${left(theirs)}\n`);
+    expect(again.stdout).toContain(`${mine} unchanged\n`);
+    await pageWith(apache.port, 'mine', `${mine}.hda.test`);
+    await pageWith(apache.port, 'theirs', `${theirs}.hda.test`);
+  });
+
+  it('a vhost removal rolled back by a configtest that fails anyway keeps the app\'s record, and the next apply removes the vhost', async () => {
+    const { w, apache, vhost } = await webWorld();
+    const app = `${w.prefix}gone`;
+    const file = await w.writeManifest('gone.yaml', webApp(app, 'here'));
+    await w.writeManifest('keep.yaml', webApp(`${w.prefix}keep`, 'kept'));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    // Someone else's broken site in the same directory: every configtest fails, with or without hdactl's change.
+    const broken = path.join(w.vhostDir, 'zz-broken.conf');
+    await writeFile(broken, 'NoSuchDirective on\n');
+    await rm(file);
+    const r = await w.hdactl(['apply']);
+    expect(r.stdout).toContain(`${app} failed: apache configtest fails with or without these vhost changes, so they were rolled back and are tried again: fix Apache's config: `);
+    expect(existsSync(vhost(app))).toBe(true);
+    expect(JSON.parse(await readFile(path.join(w.stateDir, 'state.json'), 'utf8')).apps[app]).toBeDefined();
+    await rm(broken);
+    const retried = await w.hdactl(['apply']);
+    // Its container went in the first apply; only the vhost was left to remove.
+    expect(retried.stdout).toContain(`${app} configured: vhost removed (manifest deleted)\n`);
+    expect(existsSync(vhost(app))).toBe(false);
+    expect(JSON.parse(await readFile(path.join(w.stateDir, 'state.json'), 'utf8')).apps[app]).toBeUndefined();
+    await answersAsUnknown(apache.port, `${app}.hda.test`);
   });
 
   it('one app whose vhost breaks the configtest fails alone: the other new app in the same pass is served', async () => {

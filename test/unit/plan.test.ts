@@ -83,6 +83,29 @@ const ONE_CHANGE = [
     ],
   },
   {
+    situation: 'a vhost file this state file never installed is left when no manifest names it (another hdactl may share the vhost directory)',
+    fixture: 'vhost-not-installed',
+    lines: [
+      "! oldapp: its vhost file oldapp.conf carries hdactl's marks but this state file never installed oldapp, so it is left: another hdactl may use it (one that shares the vhost directory or the --instance); if none does, remove it by hand (rm oldapp.conf)",
+    ],
+  },
+  {
+    situation: 'a container set aside by a recreate of an app this state file never installed is left (another hdactl may be recreating it)',
+    fixture: 'leftover-not-installed',
+    lines: [
+      "! gitlab: container gitlab-hdactl-old-0a1b2c3d carries hdactl's marks but this state file never installed gitlab, so it is left: another hdactl may use it (one that shares the vhost directory or the --instance); if none does, remove it by hand (docker rm -f gitlab-hdactl-old-0a1b2c3d)",
+    ],
+  },
+  {
+    situation: 'a deleted manifest removes the vhost, then a set-aside container, and the app\'s own container last (which ends its record)',
+    fixture: 'manifest-gone-leftover',
+    lines: [
+      '- vhost gitlab: manifest deleted',
+      '- remove gitlab: gitlab-hdactl-old-0a1b2c3d: leftover container gitlab-hdactl-old-0a1b2c3d from an interrupted recreate',
+      '- remove gitlab: manifest deleted',
+    ],
+  },
+  {
     situation: 'an app with an invalid manifest is left as it runs, container and edited vhost included',
     fixture: 'frozen',
     lines: ['! nextcloud: its manifest is invalid, so it is left as it runs: nextcloud.yaml:4:1: unknown field "imgae"'],
