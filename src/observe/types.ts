@@ -53,8 +53,12 @@ export interface ObservedVhost {
 export interface Observed {
   /** Containers of this hdactl instance. */
   containers: ObservedContainer[];
-  /** Names of containers hdactl does not own: an app of that name is a conflict. */
-  foreignNames: Set<string>;
+  /**
+   * Names of containers this hdactl does not own: an app of that name is a
+   * conflict. Each maps to the instance of the other hdactl that manages it,
+   * if one does (its labels say so).
+   */
+  foreignNames: Map<string, string | undefined>;
   /** Managed vhost files by app. */
   vhosts: Map<string, ObservedVhost>;
   /** `<app>.conf` files without hdactl's header: never touched. */

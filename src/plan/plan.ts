@@ -149,11 +149,15 @@ function planApp(app: string, desired: DesiredApp | undefined, containers: Obser
   }
 
   if (!primary && observed.foreignNames.has(app)) {
+    const other = observed.foreignNames.get(app);
     return {
       app,
       desired,
       actions: [],
-      blocked: `not created while a container named ${app} exists that hdactl does not own: remove or rename it (docker rename ${app} ${app}-old), or rename the app`,
+      blocked: other !== undefined
+        // Renaming or removing that container would break the hdactl that manages it.
+        ? `not created while a container named ${app} exists that another hdactl manages (its --instance is ${other}): rename this app, or remove ${app} from that hdactl's manifests first`
+        : `not created while a container named ${app} exists that hdactl does not own: remove or rename it (docker rename ${app} ${app}-old), or rename the app`,
     };
   }
 

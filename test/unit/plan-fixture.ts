@@ -11,6 +11,7 @@
  *                  created from: its spec, hash, limits and id labels), and
  *                  optionally name, state, status, id
  *   foreignNames:  names of containers hdactl does not own
+ *   otherInstances: containers of other hdactl instances, name → instance
  *   vhosts:        managed vhost files, app → { manifest, edit? }: rendered
  *                  from that manifest, `edit` appended by hand
  *   foreignVhosts: apps with a vhost file that has no hdactl header
@@ -45,6 +46,8 @@ interface PlanFixture {
   frozen?: Record<string, string>;
   containers?: ContainerFixture[];
   foreignNames?: string[];
+  /** Containers of other hdactl instances, by name: their instance. */
+  otherInstances?: Record<string, string>;
   vhosts?: Record<string, { manifest: Record<string, unknown>; edit?: string }>;
   foreignVhosts?: string[];
 }
@@ -118,7 +121,7 @@ export function loadPlanFixture(name: string): PlanInput {
     renamed: NO_RENAMES,
     observed: {
       containers,
-      foreignNames: new Set(fx.foreignNames ?? []),
+      foreignNames: new Map<string, string | undefined>([...(fx.foreignNames ?? []).map((n) => [n, undefined] as const), ...Object.entries(fx.otherInstances ?? {})]),
       vhosts,
       foreignVhosts: new Set(fx.foreignVhosts ?? []),
     },

@@ -116,6 +116,11 @@ const ONE_CHANGE = [
     lines: ['! hydra: not created while a container named hydra exists that hdactl does not own: remove or rename it (docker rename hydra hydra-old), or rename the app'],
   },
   {
+    situation: 'a container of another hdactl with the app\'s name blocks the app, and the way out does not touch that hdactl\'s app',
+    fixture: 'other-instance',
+    lines: ["! hydra: not created while a container named hydra exists that another hdactl manages (its --instance is demo): rename this app, or remove hydra from that hdactl's manifests first"],
+  },
+  {
     situation: 'a container left aside by an interrupted recreate is removed',
     fixture: 'leftover',
     lines: ['- remove gitlab: gitlab-hdactl-old-0a1b2c3d: leftover container gitlab-hdactl-old-0a1b2c3d from an interrupted recreate'],

@@ -44,7 +44,7 @@ export interface Engine {
    * With `apps`, only those named after them (`<app>`, or set aside during a
    * recreate): the Engine filters, so the call costs the same with 500 apps as with 5.
    */
-  listContainers(instance: string, apps?: ReadonlySet<string>): Promise<{ owned: ObservedContainer[]; foreignNames: Set<string> }>;
+  listContainers(instance: string, apps?: ReadonlySet<string>): Promise<{ owned: ObservedContainer[]; foreignNames: Map<string, string | undefined> }>;
   hasImage(ref: string): Promise<boolean>;
   pullImage(ref: string, onProgress?: (line: string) => void): Promise<void>;
   createContainer(req: CreateRequest): Promise<string>;
@@ -114,11 +114,11 @@ class DockerEngine implements Engine {
     const filters = apps ? { name: [namePattern(apps)] } : undefined;
     const all = await this.call('list containers', (o) => this.docker.listContainers({ all: true, ...(filters ? { filters } : {}), ...o }));
     const owned: ObservedContainer[] = [];
-    const foreignNames = new Set<string>();
+    const foreignNames = new Map<string, string | undefined>();
     for (const c of all) {
       const labels = c.Labels ?? {};
       if (labels[LABEL.app] && labels[LABEL.instance] === instance) owned.push(toObserved(c));
-      else for (const n of c.Names ?? []) foreignNames.add(n.replace(/^\//, ''));
+      else for (const n of c.Names ?? []) foreignNames.set(n.replace(/^\//, ''), labels[LABEL.app] ? labels[LABEL.instance] : undefined);
     }
     // A removal that failed (a file the Engine may not delete) leaves the
     // container dead, but the list goes on saying removing: inspect tells.

@@ -110,7 +110,7 @@ class FakePasses {
       plan,
       results,
       desired: { model: { apps: [], problems: [], frozen: new Set() }, problems: [], frozen: new Map(), brokenFiles: new Set(), emptyFiles: new Set() },
-      observed: { containers, foreignNames: new Set(), vhosts: new Map(), foreignVhosts: new Set() },
+      observed: { containers, foreignNames: new Map(), vhosts: new Map(), foreignVhosts: new Set() },
       state: { version: 1, apps: {} },
       removalsHeld: this.removalsHeld,
     } as unknown as Awaited<ReturnType<typeof runPass>>;
