@@ -133,6 +133,13 @@ export interface PassPlan {
   state: State;
   /** True when removals were held back (a manifest that cannot be parsed, or none defining an app). */
   removalsHeld: boolean;
+  /**
+   * Apps the state file records that have nothing left to remove (no
+   * container, no vhost) and no manifest: a new app whose create never came
+   * (a name clash, an image that never pulled) and was then dropped. Their
+   * records end, so that their ids, and web ports, are free again.
+   */
+  forget: string[];
 }
 
 /**
@@ -203,7 +210,10 @@ export async function computePlan(deps: PassDeps, scope?: Scope): Promise<PassPl
     installed: new Set(installed.keys()),
     renamed: findRenames({ desired: desired.model.apps, named, installed, isNew, dataRoot: settings.dataRoot }),
   });
-  return { plan: p, desired, observed, state, removalsHeld };
+  const seen = new Set([...observed.containers.map((c) => c.app), ...observed.vhosts.keys()]);
+  const forget = removalsHeld ? [] : [...installed].filter(([app, source]) =>
+    inScope(app) && !named.has(app) && !seen.has(app) && !(source && (desired.emptyFiles.has(source) || withProblems.has(source)))).map(([app]) => app);
+  return { plan: p, desired, observed, state, removalsHeld, forget };
 }
 
 /** Restricts a plan to some apps (the daemon's work-queue keys). */
@@ -222,8 +232,9 @@ export async function runPass(deps: PassDeps, only?: ReadonlySet<string> | ((p: 
     // edit of a file may remove, would miss an app renamed in the new file.
     const planned = new Set(c.plan.apps.map((a) => a.app));
     const stale = c.desired.model.apps.filter((a) => planned.has(a.app) && c.state.apps[a.app]?.source !== a.source.file);
-    if (stale.length) await deps.state.update((s) => {
+    if (stale.length || c.forget.length) await deps.state.update((s) => {
       for (const a of stale) (s.apps[a.app] ??= { id: a.id }).source = a.source.file;
+      for (const app of c.forget) delete s.apps[app];
     });
     return c;
   };

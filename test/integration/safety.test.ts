@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, isGone, pageWith } from '../support/engine.js';
@@ -142,6 +142,22 @@ describe('what hdactl leaves alone', () => {
     expect(after.Config.Labels).toEqual(foreign.Config.Labels);
     expect(after.HostConfig.PortBindings).toEqual(foreign.HostConfig.PortBindings);
     expect((await w.containers()).map((c) => c.Names[0])).toEqual([`/${other}`]);
+
+    // Given up: its manifest deleted. It never ran, so its id (and web port) is free again for the next new app.
+    const stateFile = path.join(w.stateDir, 'state.json');
+    const ids = async () => Object.fromEntries(Object.entries(JSON.parse(await readFile(stateFile, 'utf8')).apps as Record<string, { id: number }>).map(([app, r]) => [app, r.id]));
+    expect(await ids()).toEqual({ [other]: 1, [taken]: 2 });
+    await rm(path.join(w.manifests, 'taken.yaml'));
+    const dropped = await w.hdactl(['apply']);
+    expect(dropped.stdout).toBe(`${other} unchanged\n`);
+    expect(dropped.code).toBe(0);
+    expect(await ids()).toEqual({ [other]: 1 });
+    const next = `${w.prefix}next`;
+    await w.writeManifest('next.yaml', webApp(next, 'next'));
+    const created = await w.hdactl(['apply']);
+    expect(created.stdout).toMatch(new RegExp(`^${next} created: .*web on 127\\.0\\.0\\.1:${w.portBase + 2} \\(new app\\)`, 'm'));
+    expect(await ids()).toEqual({ [other]: 1, [next]: 2 });
+    expect((await inspect(taken)).Id).toBe(foreignId);
   });
 
   it('containers hdactl does not own survive an apply that removes everything it does own', async () => {
