@@ -20,7 +20,7 @@ const OPTIONS: Record<string, string> = {
   listen: '--listen ADDR:PORT   status server of run, or none (127.0.0.1:9469)',
   resync: '--resync DURATION    full resync period of run (60s)',
   'engine-timeout': '--engine-timeout DURATION\n                       how long a Docker Engine call waits for its answer (60s)',
-  'log-level': '--log-level LEVEL    fatal, error, warn, info, debug, trace or silent',
+  'log-level': '--log-level LEVEL    fatal, error, warn, info, debug, trace or silent (info)',
   config: '--config FILE        settings file instead of ./hdactl.yaml',
   output: '-o, --output FORMAT  text (default) or json, for plan, status and events',
   'allow-empty': '--allow-empty        plan and apply only: remove every app when the manifests\n                       define none (otherwise an empty directory removes nothing)',
@@ -37,6 +37,8 @@ interface CommandHelp {
   /** What it does, in a few lines, and its exit status. */
   about: string;
   options: string[];
+  /** Options that mean something narrower for this command than OPTIONS says. */
+  optionText?: Record<string, string>;
 }
 
 export const COMMAND_HELP: Record<string, CommandHelp> = {
@@ -80,6 +82,7 @@ failure as the state file recorded it.
 
 Exit status: 0 the table was printed (whatever it says), 1 an error.`,
     options: [...PASS, 'listen', 'output'],
+    optionText: { instance: '--instance NAME      show the apps of this instance, from its daemon if it answers (default)' },
   },
   run: {
     summary: 'the daemon: watch manifests, containers and vhosts, and keep them converged',
@@ -103,6 +106,7 @@ retries. The daemon keeps the most recent ones in memory.
 Exit status: 0 the events were printed (or there are none yet), 1 no
 daemon of this --instance answers on --listen.`,
     options: ['listen', 'instance', 'config', 'output'],
+    optionText: { instance: '--instance NAME      ask the daemon of this instance (default)' },
   },
   'apache-config': {
     summary: 'print the Apache snippet that includes hdactl\'s vhosts',
@@ -135,7 +139,7 @@ ${Object.values(OPTIONS).map(indent).join('\n')}
 /** `hdactl help CMD`: one command, the options it reads, and its exit status. */
 export function commandUsage(name: string): string {
   const c = COMMAND_HELP[name]!;
-  const options = [...c.options, 'help'].map((o) => indent(OPTIONS[o]!));
+  const options = [...c.options, 'help'].map((o) => indent(c.optionText?.[o] ?? OPTIONS[o]!));
   return `hdactl ${name}: ${c.summary}
 
 Usage: hdactl ${name}${c.args ? ` ${c.args}` : ''}${c.options.length ? ' [options]' : ''}

@@ -21,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
       options: { ...options, config: { type: 'string' }, output: { type: 'string', short: 'o' }, 'allow-empty': { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
     });
   } catch (err) {
-    process.stderr.write(`hdactl: ${(err as Error).message}\nRun hdactl help for the commands and options.\n`);
+    process.stderr.write(`hdactl: ${optionError(err as Error & { code?: string })}\nRun hdactl help for the commands and options.\n`);
     return 1;
   }
   const [name, ...rest] = parsed.values.version ? ['version'] : parsed.positionals;
@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (output === 'json' && !JSON_COMMANDS.has(name)) {
-    process.stderr.write(`hdactl: -o json is for ${[...JSON_COMMANDS].join(', ')}; ${name} prints text (hdactl plan -o json shows what apply would do)\n`);
+    process.stderr.write(`hdactl: -o json is for ${[...JSON_COMMANDS].join(', ')}; ${name} prints text${name === 'apply' ? ' (hdactl plan -o json shows what apply would do)' : ''}\n`);
     return 1;
   }
   if (rest.length > (name === 'validate' ? 1 : 0)) {
@@ -57,6 +57,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const ctx: CommandContext = { flags, args: rest, json: output === 'json', allowEmpty: allowEmpty === true };
   return command(ctx);
+}
+
+/** parseArgs' words for an option it does not know, with the option meant: `--manifest` → `--manifests`. */
+function optionError(err: Error & { code?: string }): string {
+  const given = /^Unknown option '(--?[^'=]+)/.exec(err.message)?.[1];
+  if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || given === undefined) return err.message;
+  const known = [...Object.keys(SETTING_FLAGS), 'config', 'output', 'allow-empty', 'help', 'version'];
+  const guess = given.startsWith('--') ? didYouMean(given.slice(2), known) : undefined;
+  return `unknown option ${given}${guess ? `: did you mean --${guess}?` : ''}`;
 }
 
 function unknown(name: string): number {

@@ -124,7 +124,8 @@ describe('the CLI as a person or a script sees it', () => {
     expect(await w.hdactl(['--version'])).toMatchObject({ code: 0, stdout: `hdactl ${pkg.version}\n` });
     const json = await w.hdactl(['validate', '-o', 'json']);
     expect(json).toMatchObject({ code: 1, stdout: '' });
-    expect(json.stderr).toBe('hdactl: -o json is for plan, status, events; validate prints text (hdactl plan -o json shows what apply would do)\n');
+    expect(json.stderr).toBe('hdactl: -o json is for plan, status, events; validate prints text\n');
+    expect((await w.hdactl(['apply', '-o', 'json'])).stderr).toBe('hdactl: -o json is for plan, status, events; apply prints text (hdactl plan -o json shows what apply would do)\n');
     const file = await w.writeManifest('one.yaml', 'app: one\n');
     expect(await w.hdactl(['validate', file])).toMatchObject({ code: 1, stdout: '', stderr: `hdactl validate checks a manifests directory, as apps are checked against each other: run hdactl validate ${w.manifests}\n` });
     const stray = await w.hdactl(['plan', 'demo']);
@@ -173,6 +174,11 @@ describe('the CLI as a person or a script sees it', () => {
     for (const name of ['validate', 'plan', 'apply', 'status', 'run', 'events', 'apache-config', 'version']) expect(all.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
     expect(await w.hdactl(['help', 'deploy'])).toMatchObject({ code: 1, stdout: '', stderr: 'hdactl: unknown command "deploy"\nRun hdactl help for the commands.\n' });
     expect(await w.hdactl(['stauts'])).toMatchObject({ code: 1, stdout: '', stderr: 'hdactl: unknown command "stauts": did you mean "status"?\nRun hdactl help for the commands.\n' });
+    // A mistyped option gets the option meant, as a mistyped command does.
+    expect(await w.hdactl(['plan', '--manifest', 'x'])).toMatchObject({ code: 1, stdout: '', stderr: 'hdactl: unknown option --manifest: did you mean --manifests?\nRun hdactl help for the commands and options.\n' });
+    expect(await w.hdactl(['plan', '--prune'])).toMatchObject({ code: 1, stderr: 'hdactl: unknown option --prune\nRun hdactl help for the commands and options.\n' });
+    // events and status read --instance to choose a daemon and its apps, not to manage containers.
+    expect((await w.hdactl(['help', 'events'])).stdout).toContain('  --instance NAME      ask the daemon of this instance (default)\n');
   });
 
   it('validate passes the shipped examples', async () => {
