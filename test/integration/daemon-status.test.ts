@@ -237,9 +237,9 @@ describe('what hdactl run reports while it works', () => {
     // A daemon of another instance on that address is not asked: its apps are not these.
     const other = await hdactlWith(w, d.listen, ['status'], ['--instance', `${w.prefix}other`]);
     expect(other.code).toBe(0);
-    // Computed by this process: under that instance the daemon's container is a foreign one,
+    // Computed by this process: under that instance the daemon's container is another hdactl's,
     // and the daemon's last pull error comes from the state file they share.
-    expect(other.stdout).toMatch(new RegExp(`^${app}\\s+missing .*a container named ${app} exists that hdactl does not own`, 'm'));
+    expect(other.stdout).toMatch(new RegExp(`^${app}\\s+missing .*a container named ${app} exists that another hdactl manages \\(its --instance is ${w.instance}\\)`, 'm'));
     expect(other.stdout).toMatch(new RegExp(`^${failing}\\s+missing .*\\sno\\s+pull ${MISSING_IMAGE.replace(/[./]/g, '\\$&')} failed: .*\\)\\n`, 'm'));
     const otherEvents = await hdactlWith(w, d.listen, ['events'], ['--instance', `${w.prefix}other`]);
     expect(otherEvents.code).toBe(1);
