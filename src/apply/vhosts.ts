@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ConfigtestResult, DefaultVhost, WebServerControl } from '../adapters/apache/control.js';
+import type { JournalEntries, VhostJournal } from '../adapters/vhost/journal.js';
 import type { VhostStore } from '../adapters/vhost/store.js';
 import type { Clock } from '../loop/clock.js';
 import { isTransient } from './outcome.js';
@@ -47,6 +48,30 @@ interface Written {
   previous: string | undefined;
 }
 
+/** A file step that failed; a disk full or read-only for a moment is retried with backoff, as the host's own errors are. */
+function cannotFailure(what: string, err: unknown): VhostFailure {
+  return { error: `cannot ${what}: ${(err as Error).message}`, transient: isTransient(err) };
+}
+
+/**
+ * Puts back the vhost files of a commit cut short (the process killed
+ * between writing them and making them live), as the journal recorded them
+ * before; the passes that follow apply them again, tested. Only for the
+ * holder of the state directory's lock: no other commit can be running.
+ */
+export async function undoInterruptedCommit(journal: VhostJournal, vhosts: VhostStore, log: Logger): Promise<void> {
+  const left = await journal.read();
+  if (!left) return;
+  const apps = Object.keys(left.entries);
+  for (const app of apps) {
+    const previous = left.entries[app];
+    if (previous === null || previous === undefined) await vhosts.remove(app);
+    else await vhosts.write(app, previous);
+  }
+  await journal.end();
+  log.warn({ pid: left.pid, apps }, `the vhost changes of hdactl pid ${left.pid}, which stopped before testing them, were put back (${apps.join(', ')}); they are applied again, tested`);
+}
+
 /** Commits each call's writes at once: one transaction per `hdactl apply` pass. */
 export class ImmediateCommitter implements VhostCommitter {
   /** Default-vhost warnings already given, by address and file. */
@@ -56,20 +81,48 @@ export class ImmediateCommitter implements VhostCommitter {
     private readonly web: WebServerControl,
     private readonly vhosts: VhostStore,
     private readonly log: Logger,
+    /** Where the files changed but not yet live are noted, for a process killed meanwhile (see VhostJournal). */
+    private readonly journal?: VhostJournal,
   ) {}
 
   async commit(writes: VhostWrite[], containersDone: Promise<Set<string>>): Promise<Map<string, VhostFailure>> {
     const failed = new Map<string, VhostFailure>();
     if (writes.length === 0) return failed;
-    let written: Written[] = [];
+    const cannot = (app: string, what: string, err: unknown) => failed.set(app, cannotFailure(what, err));
+    const changes: Written[] = [];
     for (const w of writes) {
       try {
-        const c = { ...w, previous: await this.vhosts.read(w.app) };
+        changes.push({ ...w, previous: await this.vhosts.read(w.app) });
+      } catch (err) {
+        cannot(w.app, 'read the vhost file', err);
+      }
+    }
+    const journal = this.web.enabled ? this.journal : undefined;
+    if (journal && changes.length) {
+      const entries: JournalEntries = {};
+      for (const c of changes) if (!(c.app in entries)) entries[c.app] = c.previous ?? null;
+      try {
+        await journal.begin(entries);
+      } catch (err) {
+        for (const c of changes) cannot(c.app, 'note the vhost change in the state directory before making it', err);
+        return failed;
+      }
+    }
+    try {
+      return await this.changeAndTest(changes, containersDone, failed);
+    } finally {
+      await journal?.end().catch((err: unknown) => this.log.warn({ err }, 'could not remove the vhost journal; the next start puts its files back and applies them again'));
+    }
+  }
+
+  private async changeAndTest(changes: Written[], containersDone: Promise<Set<string>>, failed: Map<string, VhostFailure>): Promise<Map<string, VhostFailure>> {
+    let written: Written[] = [];
+    for (const c of changes) {
+      try {
         await this.put(c.app, c.content);
         written.push(c);
       } catch (err) {
-        // A disk full or read-only for a moment: retried with backoff, as the host's own errors are.
-        failed.set(w.app, { error: `cannot write the vhost file: ${(err as Error).message}`, transient: isTransient(err) });
+        failed.set(c.app, cannotFailure('write the vhost file', err));
       }
     }
     const check = (): Promise<ConfigtestResult> => this.web.configtest().catch((err: Error) => ({ ok: false, output: err.message }));

@@ -1,6 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StateStore } from '../adapters/state/store.js';
+import { FileVhostJournal } from '../adapters/vhost/journal.js';
+import { ImmediateCommitter, undoInterruptedCommit } from '../apply/vhosts.js';
 import type { Settings } from '../config/settings.js';
 import { loadTemplates } from '../desired/templates.js';
 import { acquireLock, LockHeld } from '../loop/lock.js';
@@ -79,6 +81,15 @@ async function apply(ctx: CommandContext): Promise<number> {
     if (err instanceof LockHeld && err.holder === 'run' && ctx.allowEmpty && (await loadManifestDir(settings.manifests)).docs.length === 0) return undefined;
     throw err;
   });
+  // Holding the lock, it is the only one that commits vhost changes: a journal left is a killed process's.
+  if (lock) {
+    const journal = new FileVhostJournal(settings.stateDir);
+    await undoInterruptedCommit(journal, deps.vhosts, deps.log).catch(async (e: unknown) => {
+      await lock.release();
+      throw e;
+    });
+    deps.committer = new ImmediateCommitter(deps.web, deps.vhosts, deps.log, journal);
+  }
   const { results, desired, plan } = await runPass(deps).finally(() => lock?.release());
   for (const p of desired.problems) err(formatProblem(p));
   for (const r of results) {

@@ -1,8 +1,9 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Server } from 'node:http';
+import { FileVhostJournal } from '../adapters/vhost/journal.js';
 import { VHOST_TEMP_DIR } from '../adapters/vhost/store.js';
-import { BatchingCommitter, ImmediateCommitter } from '../apply/vhosts.js';
+import { BatchingCommitter, ImmediateCommitter, undoInterruptedCommit } from '../apply/vhosts.js';
 import { Controller } from '../loop/controller.js';
 import { systemClock } from '../loop/clock.js';
 import { followEngineEvents } from '../loop/events.js';
@@ -44,6 +45,8 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   await sweepTempFiles([settings.vhostDir, path.join(settings.vhostDir, VHOST_TEMP_DIR), settings.stateDir]);
   await mkdir(settings.manifests, { recursive: false }).catch(() => undefined);
   await mkdir(settings.vhostDir, { recursive: true });
+  const journal = new FileVhostJournal(settings.stateDir);
+  await undoInterruptedCommit(journal, deps.vhosts, log);
 
   const clock = systemClock;
   const status = new StatusStore(deps.engine.endpoint, () => clock.now(), settings);
@@ -52,7 +55,7 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   // No timer window: a lone change goes live at once instead of waiting 200 ms
   // for company. Batches still form, as changes that arrive while a configtest
   // and reload run wait for it and go together in the next.
-  deps.committer = new BatchingCommitter(new ImmediateCommitter(deps.web, deps.vhosts, log), clock, 0);
+  deps.committer = new BatchingCommitter(new ImmediateCommitter(deps.web, deps.vhosts, log, journal), clock, 0);
   const controller = new Controller({
     deps,
     clock,
