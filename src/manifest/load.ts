@@ -133,6 +133,23 @@ function cachedParse(cache: ParseCache<Parsed>, file: string, text: string): Par
   return parsed;
 }
 
+/**
+ * The first line after `line` (1-based) that holds text indented deeper than
+ * `line` does: where a key indented one space too many (`   cpus: 1` under
+ * `  memory: 1g`) makes the parser read it as the value above going on.
+ */
+function indentedDeeper(text: string, line: number): { line: number; col: number } | undefined {
+  const lines = text.split('\n');
+  const indent = (l: string) => l.length - l.trimStart().length;
+  const base = indent(lines[line - 1] ?? '');
+  for (let i = line; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l.trim() === '' || l.trimStart().startsWith('#')) continue;
+    return indent(l) > base ? { line: i + 1, col: indent(l) + 1 } : undefined;
+  }
+  return undefined;
+}
+
 /** Parses one file's text into its documents; YAML syntax errors make the file broken. */
 export function parseManifestText(file: string, text: string): { docs: ManifestDoc[]; problems: Problem[]; broken: boolean } {
   const lineCounter = new LineCounter();
@@ -148,10 +165,17 @@ export function parseManifestText(file: string, text: string): { docs: ManifestD
   list.forEach((doc, index) => {
     if (doc.errors.length > 0) {
       broken = true;
+      const said = new Set<number>();
       for (const e of doc.errors) {
+        // The parser may find two things wrong at one place (a key indented too deep): one problem.
+        if (said.has(e.pos[0])) continue;
+        said.add(e.pos[0]);
         // An error found at the end of the file (a flow map never closed) is about its last line, not the one after.
         const p = posOf(Math.min(e.pos[0], Math.max(0, text.trimEnd().length - 1)));
-        problems.push({ ...p, message: `YAML syntax: ${firstLine(e.message)}: fix the YAML at this line` });
+        const deeper = e.code === 'MULTILINE_IMPLICIT_KEY' || e.code === 'BLOCK_AS_IMPLICIT_KEY' ? indentedDeeper(text, p.line) : undefined;
+        problems.push(deeper
+          ? { file, line: deeper.line, col: deeper.col, message: `YAML syntax: this line is indented deeper than line ${p.line}, so it reads as the rest of that line's value: indent it as line ${p.line} is` }
+          : { ...p, message: `YAML syntax: ${firstLine(e.message)}: fix the YAML at this line` });
       }
       return;
     }

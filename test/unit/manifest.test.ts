@@ -190,6 +190,12 @@ describe('YAML syntax errors mark the file broken', () => {
     expect(r.lines[0]).toBe(first);
   });
 
+  it('a key indented one space too deep is reported once, at its own line, with the line to align it with', () => {
+    const r = validateFixture('deep-indent.yaml');
+    expect(r.broken).toBe(true);
+    expect(r.lines).toEqual(["deep-indent.yaml:8:4: YAML syntax: this line is indented deeper than line 7, so it reads as the rest of that line's value: indent it as line 7 is"]);
+  });
+
   it('an unclosed quote breaks the file, so its app is neither created nor removed', () => {
     const r = validateFixture('unclosed-quote.yaml');
     expect(r.broken).toBe(true);
