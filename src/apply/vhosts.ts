@@ -94,7 +94,7 @@ export class ImmediateCommitter implements VhostCommitter {
       try {
         changes.push({ ...w, previous: await this.vhosts.read(w.app) });
       } catch (err) {
-        cannot(w.app, 'read the vhost file', err);
+        cannot(w.app, 'write the vhost file', err); // its content before is read first, to put it back should the test fail
       }
     }
     const journal = this.web.enabled ? this.journal : undefined;
