@@ -7,7 +7,7 @@ import type { Settings } from '../config/settings.js';
 import { loadTemplates } from '../desired/templates.js';
 import { acquireLock, LockHeld } from '../loop/lock.js';
 import { loadManifestDir } from '../manifest/load.js';
-import { formatProblem } from '../manifest/problem.js';
+import { formatProblem, type Problem } from '../manifest/problem.js';
 import { isInSync } from '../plan/actions.js';
 import { formatPlan, planToJson } from '../plan/format.js';
 import { computePlan, loadDesired, runPass } from '../pass.js';
@@ -44,10 +44,16 @@ async function validate(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(dir ? { ...ctx.flags, manifests: dir } : ctx.flags);
   const state = await new StateStore(settings.stateDir).read();
   const d = await loadDesired(settings, loadTemplates(settings.templates), state, new Map());
-  for (const p of d.problems) out(formatProblem(p));
+  // An emptied file that an installed app came from holds that app back in plan and apply: say so here too.
+  const defined = new Set(d.model.apps.map((a) => a.app));
+  const emptied: Problem[] = Object.entries(state.apps)
+    .filter(([app, rec]) => rec.source !== undefined && d.emptyFiles.has(rec.source) && !defined.has(app))
+    .map(([app, rec]) => ({ file: rec.source!, line: 1, col: 1, message: `this file holds no app, but app ${app} was installed from it, and stays as it runs (as a write cut short would leave the file): put its manifest back, or delete the file to remove ${app}` }));
+  const problems = [...d.problems, ...emptied];
+  for (const p of problems) out(formatProblem(p));
   const apps = d.model.apps.length;
-  if (d.problems.length) {
-    err(`${d.problems.length} problem(s); ${apps} valid app(s) in ${settings.manifests}`);
+  if (problems.length) {
+    err(`${problems.length} problem(s); ${apps} valid app(s) in ${settings.manifests}`);
     return 1;
   }
   out(`${apps} app(s) valid in ${settings.manifests}`);
@@ -128,9 +134,11 @@ async function apacheConfig(ctx: CommandContext): Promise<number> {
 
 async function events(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
-  const list = (await askDaemon(settings, '/events')) as Array<{ time: string; app: string; type: string; message: string }> | undefined;
+  const seen: { otherInstance?: string } = {};
+  const list = (await askDaemon(settings, '/events', seen)) as Array<{ time: string; app: string; type: string; message: string }> | undefined;
   if (!list) {
-    err(`no hdactl run of instance ${settings.instance} answers on ${settings.listen}: start it with hdactl run, or pass its --listen address`);
+    const there = seen.otherInstance === undefined ? '' : ` (the hdactl run there is instance ${seen.otherInstance}: pass --instance ${seen.otherInstance} for its events)`;
+    err(`no hdactl run of instance ${settings.instance} answers on ${settings.listen}${there}: start it with hdactl run, or pass its --listen address`);
     return 1;
   }
   if (ctx.json) out(JSON.stringify(list, null, 2));

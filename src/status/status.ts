@@ -165,13 +165,16 @@ export const INSTANCE_HEADER = 'x-hdactl-instance';
  * answers, or when the one that does manages another instance (a demo
  * checkout beside a real install, say): its apps are not these.
  */
-export async function askDaemon(settings: Pick<Settings, 'listen' | 'instance'>, pathname: string): Promise<unknown> {
+export async function askDaemon(settings: Pick<Settings, 'listen' | 'instance'>, pathname: string, seen: { otherInstance?: string } = {}): Promise<unknown> {
   if (settings.listen === 'none') return undefined;
   try {
     const res = await fetch(`http://${settings.listen}${pathname}`, { signal: AbortSignal.timeout(1500) });
     if (!res.ok) return undefined;
     const instance = res.headers.get(INSTANCE_HEADER);
-    if (instance !== null && instance !== settings.instance) return undefined;
+    if (instance !== null && instance !== settings.instance) {
+      seen.otherInstance = instance;
+      return undefined;
+    }
     return await res.json();
   } catch {
     return undefined;

@@ -243,7 +243,7 @@ describe('what hdactl run reports while it works', () => {
     expect(other.stdout).toMatch(new RegExp(`^${failing}\\s+missing .*\\sno\\s+pull ${MISSING_IMAGE.replace(/[./]/g, '\\$&')} failed: .*\\)\\n`, 'm'));
     const otherEvents = await hdactlWith(w, d.listen, ['events'], ['--instance', `${w.prefix}other`]);
     expect(otherEvents.code).toBe(1);
-    expect(otherEvents.stderr).toContain(`no hdactl run of instance ${w.prefix}other answers on ${d.listen}`);
+    expect(otherEvents.stderr).toContain(`no hdactl run of instance ${w.prefix}other answers on ${d.listen} (the hdactl run there is instance ${w.instance}: pass --instance ${w.instance} for its events)`);
 
     const events = await hdactlWith(w, d.listen, ['events']);
     expect(events.code).toBe(0);

@@ -35,6 +35,10 @@ describe('what hdactl leaves alone', () => {
     expect((await w.hdactl(['apply'])).code).toBe(0);
     const before = await inspect(app);
     await writeFile(file, '');
+    // validate says it too, though it reads neither the Engine nor Apache.
+    const checked = await w.hdactl(['validate']);
+    expect(checked.stdout).toBe(`${file}:1:1: this file holds no app, but app ${app} was installed from it, and stays as it runs (as a write cut short would leave the file): put its manifest back, or delete the file to remove ${app}\n`);
+    expect(checked.code).toBe(1);
     const held = await w.hdactl(['apply']);
     expect(held.stdout).toBe(`${app} skipped: not removed while ${file} holds no app (as a write cut short would leave it): put its manifest back, or delete the file to remove ${app}\n${w.prefix}other unchanged\n`);
     expect(held.code).toBe(1);
