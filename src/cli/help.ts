@@ -20,7 +20,7 @@ const OPTIONS: Record<string, string> = {
   listen: '--listen ADDR:PORT   status server of run, or none (127.0.0.1:9469)',
   resync: '--resync DURATION    full resync period of run (60s)',
   'engine-timeout': '--engine-timeout DURATION\n                       how long a Docker Engine call waits for its answer (60s)',
-  'log-level': '--log-level LEVEL    fatal, error, warn, info, debug, trace or silent (info)',
+  'log-level': '--log-level LEVEL    fatal, error, warn, info, debug, trace or silent\n                       (info for run, warn otherwise)',
   config: '--config FILE        settings file instead of ./hdactl.yaml',
   output: '-o, --output FORMAT  text (default) or json, for plan, status and events',
   'allow-empty': '--allow-empty        plan and apply only: remove every app when the manifests\n                       define none (otherwise an empty directory removes nothing)',
