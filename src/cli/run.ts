@@ -117,10 +117,18 @@ export async function runDaemon(ctx: CommandContext): Promise<number> {
   abort.abort();
   await Promise.all(watchers.map((w) => w.close()));
   const finished = await controller.stop(SHUTDOWN_TIMEOUT_MS);
+  if (!finished) {
+    // A step that does not end (a pull from a registry that never answers) must not
+    // go on changing things without the lock, beside the next hdactl: stop now, as a
+    // SIGKILL would. The lock stays; its pid is gone, so the next start takes it over,
+    // puts back any vhost change cut short, and finishes what was left.
+    log.warn({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, `steps still running ${SHUTDOWN_TIMEOUT_MS / 1000} s after the signal: exiting without them; the next start finishes their work`);
+    process.exit(1);
+  }
   await events.catch(() => undefined);
   await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
   await lock.release();
-  log.info({ finished }, finished ? 'stopped' : 'stopped with steps still running after the timeout');
+  log.info({ finished: true }, 'stopped');
   clearInterval(hold);
   return 0;
 }
