@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { processIdentity } from '../../src/loop/lock.js';
 import { printDaemonLogsOnFailure, startDaemon, stopDaemons } from '../support/daemon.js';
 import { pageWith } from '../support/engine.js';
+import { startStalledRegistry } from '../support/registry.js';
 import { createWorld, eventually, webApp, type World } from '../support/world.js';
 
 describe('the hdactl run process', () => {
@@ -168,20 +168,12 @@ describe('the hdactl run process', () => {
   it('SIGTERM while a step never ends (a pull from a registry that does not answer): it exits 30 s later, leaving no step running without the lock', async () => {
     w = await createWorld();
     const world = w;
-    // Each request gets a 200 and its headers, then never the body it promises:
-    // the pull waits on it for good (a plain hang would end at the Engine's TLS timeouts).
-    const sockets: Socket[] = [];
-    const registry = createServer((sock) => {
-      sockets.push(sock);
-      sock.on('error', () => undefined);
-      sock.once('data', () => sock.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDocker-Distribution-API-Version: registry/2.0\r\nContent-Length: 4096\r\n\r\n{'));
-    });
-    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+    const registry = await startStalledRegistry();
     try {
       const d = await startDaemon(world);
       const app = `${world.prefix}hung`;
-      await world.writeManifest('hung.yaml', webApp(app, 'never', { image: `127.0.0.1:${(registry.address() as AddressInfo).port}/hdactl/hang:1` }));
-      await eventually(async () => sockets.length > 0 || undefined);
+      await world.writeManifest('hung.yaml', webApp(app, 'never', { image: registry.image }));
+      await eventually(async () => registry.reached() || undefined);
       const t0 = Date.now();
       const exit = await d.stop('SIGTERM');
       // Before, the lock was released at 30 s while the pull went on, and the process ran until it ended.
@@ -196,8 +188,7 @@ describe('the hdactl run process', () => {
       await eventually(async () => (await next.app(app))?.state === 'running');
       await pageWith(Number((await next.app(app))!.hostPort), 'after all');
     } finally {
-      for (const sock of sockets) sock.destroy();
-      registry.close();
+      registry.stop();
     }
   }, 90_000);
 });

@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { answersAsUnknown, startApache, type PrivateApache } from '../support/apache.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, pageWith } from '../support/engine.js';
+import { startStalledRegistry } from '../support/registry.js';
 import { CLI, createWorld, eventually, httpGet, webApp, type World } from '../support/world.js';
 
 describe('Apache vhosts', () => {
@@ -227,14 +228,11 @@ describe('Apache vhosts', () => {
 
   it('an apply killed while its vhost is written but not yet tested (a long pull) leaves no untested vhost behind: the next apply puts it back, then applies it, tested and live', async () => {
     const { w, apache, vhost } = await webWorld();
-    // A registry that takes the connection and never answers: the pull hangs, as a long one would.
-    const sockets: Socket[] = [];
-    const registry = createServer((sock) => sockets.push(sock));
-    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
-    const hanging = `127.0.0.1:${(registry.address() as AddressInfo).port}/hdactl/hang:1`;
+    // The pull hangs, as a long one would.
+    const registry = await startStalledRegistry();
     try {
       const app = `${w.prefix}pulled`;
-      await w.writeManifest('pulled.yaml', webApp(app, 'after all', { image: hanging }));
+      await w.writeManifest('pulled.yaml', webApp(app, 'after all', { image: registry.image }));
       const first = spawn('node', [CLI, 'apply', ...w.flags], { cwd: w.dir, stdio: 'ignore' });
       const exited = new Promise((resolve) => first.on('exit', resolve));
       // The vhost is written beside the pull, to be tested once the container is up: kill it in between.
@@ -250,8 +248,7 @@ describe('Apache vhosts', () => {
       expect(r.code).toBe(0);
       await pageWith(apache.port, 'after all', `${app}.hda.test`);
     } finally {
-      for (const sock of sockets) sock.destroy();
-      registry.close();
+      registry.stop();
     }
   });
 

@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -88,6 +88,40 @@ export async function startRegistry(port = 5000): Promise<PrivateRegistry> {
       if (!exited && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
       await gone;
       await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A registry that never finishes answering: a pull of one of its images hangs. */
+export interface StalledRegistry {
+  /** An image reference on it. */
+  image: string;
+  /** True once the Engine has connected to it (a pull has begun). */
+  reached(): boolean;
+  /** Drops its connections, so that the Engine's pull fails, and closes it. */
+  stop(): void;
+}
+
+/**
+ * A TCP server on a free loopback port that answers each request with a 200
+ * and its headers, then never sends the body it promises: a pull from it
+ * waits for good, as a long one would (one that simply never answers ends at
+ * the Engine's TLS and connect timeouts instead).
+ */
+export async function startStalledRegistry(): Promise<StalledRegistry> {
+  const sockets: Socket[] = [];
+  const server = createServer((sock) => {
+    sockets.push(sock);
+    sock.on('error', () => undefined);
+    sock.once('data', () => sock.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDocker-Distribution-API-Version: registry/2.0\r\nContent-Length: 4096\r\n\r\n{'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    image: `127.0.0.1:${(server.address() as AddressInfo).port}/hdactl/stalled:1`,
+    reached: () => sockets.length > 0,
+    stop() {
+      for (const sock of sockets) sock.destroy();
+      server.close();
     },
   };
 }
