@@ -64,6 +64,9 @@ async function planCmd(ctx: CommandContext): Promise<number> {
   const settings = await settingsFrom(ctx.flags);
   const deps = { ...wire(settings, { logFd: 2, logLevel: oneShotLevel(ctx) }), allowEmpty: ctx.allowEmpty };
   const { plan, desired } = await computePlan(deps);
+  // Files a killed hdactl changed but never tested: this plan takes them as they are, the next apply puts them back first.
+  const cut = await new FileVhostJournal(settings.stateDir).read().catch(() => undefined);
+  if (cut) err(`! the vhost changes of hdactl pid ${cut.pid} were cut short before their test (${Object.keys(cut.entries).join(', ')}): the next hdactl apply or run puts them back first, then applies them again`);
   if (ctx.json) {
     out(JSON.stringify({ ...(planToJson(plan) as object), problems: desired.problems.map((p) => ({ ...p, text: formatProblem(p) })) }, null, 2));
   } else {

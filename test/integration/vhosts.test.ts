@@ -240,6 +240,9 @@ describe('Apache vhosts', () => {
       first.kill('SIGKILL');
       await exited;
       expect(existsSync(vhost(app))).toBe(true);
+      // plan takes no lock and changes nothing, but says so.
+      const planned = await w.hdactl(['plan']);
+      expect(planned.stderr).toContain(`! the vhost changes of hdactl pid ${first.pid} were cut short before their test (${app}): the next hdactl apply or run puts them back first, then applies them again\n`);
 
       await w.writeManifest('pulled.yaml', webApp(app, 'after all'));
       const r = await w.hdactl(['apply']);
