@@ -66,11 +66,16 @@ export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> 
     const logs = path.join(deps.dataRoot, w.app, 'logs');
     await mkdir(logs, { recursive: true }).catch((err: unknown) => noLogs.set(w.app, { error: `cannot create ${logs} for its vhost's logs: ${(err as Error).message}`, transient: isTransient(err) }));
   }));
-  let containersDone!: (failed: Set<string>) => void;
-  const committed = committer.commit(writes.filter((w) => !noLogs.has(w.app)), new Promise((resolve) => (containersDone = resolve)));
   const { order, waitFor } = portHandovers(p);
   const done = new Map<string, Promise<unknown>>();
   const ctx: PassContext = { ...deps, images: new Map(), handedOver: (app) => Promise.allSettled((waitFor.get(app) ?? []).map((from) => done.get(from))) };
+  // Missing images are pulled before the vhost transaction begins: a pull can take
+  // minutes (or never end, from a registry that stalls), and the daemon's next vhost
+  // batch waits for this one, so a transaction held open by a pull would hold back
+  // every other app's vhost change. A failed pull fails its app in its steps below.
+  await Promise.allSettled(p.apps.flatMap((a) => (a.blocked || !a.desired || !a.actions.some((x) => x.type === 'create' || x.type === 'recreate') ? [] : [ensureImage(a.desired, ctx, deps.log.child({ app: a.app }))])));
+  let containersDone!: (failed: Set<string>) => void;
+  const committed = committer.commit(writes.filter((w) => !noLogs.has(w.app)), new Promise((resolve) => (containersDone = resolve)));
   const run = (a: AppPlan) => {
     const r = applyApp(a, ctx);
     done.set(a.app, r);

@@ -165,6 +165,29 @@ describe('the hdactl run process', () => {
     expect(states.filter((s) => s !== 'running')).toEqual([]);
   });
 
+  it('a pull that never ends holds back only its own app: another app\'s container and vhost go ahead meanwhile', async () => {
+    w = await createWorld();
+    const world = w;
+    const registry = await startStalledRegistry();
+    try {
+      const d = await startDaemon(world);
+      await world.writeManifest('hung.yaml', webApp(`${world.prefix}hung`, 'never', { image: registry.image }));
+      await eventually(async () => registry.reached() || undefined);
+      const other = `${world.prefix}other`;
+      await world.writeManifest('other.yaml', webApp(other, 'meanwhile'));
+      // Before, its vhost batch waited for the hung app's, which waited for the pull.
+      const a = await eventually(async () => {
+        const s = await d.app(other);
+        return s?.state === 'running' && s.vhost === 'in sync' && s.lastError === undefined ? s : undefined;
+      }, 20_000);
+      expect(existsSync(path.join(world.vhostDir, `${other}.conf`))).toBe(true);
+      await pageWith(Number(a.hostPort), 'meanwhile');
+    } finally {
+      // The pull fails, so the daemon stops at once.
+      registry.stop();
+    }
+  });
+
   it('SIGTERM while a step never ends (a pull from a registry that does not answer): it exits 30 s later, leaving no step running without the lock', async () => {
     w = await createWorld();
     const world = w;
