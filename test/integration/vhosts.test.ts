@@ -7,7 +7,6 @@ import path from 'node:path';
 import { answersAsUnknown, startApache, type PrivateApache } from '../support/apache.js';
 import { TEST_IMAGE } from '../support/global-setup.js';
 import { inspect, pageWith } from '../support/engine.js';
-import { startStalledRegistry } from '../support/registry.js';
 import { CLI, createWorld, eventually, httpGet, webApp, type World } from '../support/world.js';
 
 describe('Apache vhosts', () => {
@@ -226,33 +225,32 @@ describe('Apache vhosts', () => {
     await answersAsUnknown(apache.port, `${app}.hda.test`);
   });
 
-  it('an apply killed while its vhost is written but not yet tested (a long pull) leaves no untested vhost behind: the next apply puts it back, then applies it, tested and live', async () => {
+  it('an apply killed while its vhost is written but not yet tested (a recreate waiting for the old container to stop) leaves no untested vhost behind: the next apply puts it back, then applies it, tested and live', async () => {
     const { w, apache, vhost } = await webWorld();
-    // The pull hangs, as a long one would.
-    const registry = await startStalledRegistry();
-    try {
-      const app = `${w.prefix}pulled`;
-      await w.writeManifest('pulled.yaml', webApp(app, 'after all', { image: registry.image }));
-      const first = spawn('node', [CLI, 'apply', ...w.flags], { cwd: w.dir, stdio: 'ignore' });
-      const exited = new Promise((resolve) => first.on('exit', resolve));
-      // The vhost is written beside the pull, to be tested once the container is up: kill it in between.
-      await eventually(async () => existsSync(vhost(app)), 30_000, 20);
-      first.kill('SIGKILL');
-      await exited;
-      expect(existsSync(vhost(app))).toBe(true);
-      // plan takes no lock and changes nothing, but says so.
-      const planned = await w.hdactl(['plan']);
-      expect(planned.stderr).toContain(`! the vhost changes of hdactl pid ${first.pid} were cut short before their test (${app}): the next hdactl apply or run puts them back first, then applies them again\n`);
+    const app = `${w.prefix}slow`;
+    // The test image's web server ignores SIGTERM as PID 1: a stop waits out stopTimeout.
+    const slow = 'stopTimeout: 10s\n';
+    await w.writeManifest('slow.yaml', webApp(app, 'before', { extra: slow }));
+    expect((await w.hdactl(['apply'])).code).toBe(0);
+    await pageWith(apache.port, 'before', `${app}.hda.test`);
 
-      await w.writeManifest('pulled.yaml', webApp(app, 'after all'));
-      const r = await w.hdactl(['apply']);
-      expect(r.stderr).toContain('which stopped before testing them, were put back');
-      expect(r.stdout).toMatch(new RegExp(`^${app} created: .*; vhost ${app}\\.hda\\.test → 127\\.0\\.0\\.1:${w.portBase + 1}\\n`, 'm'));
-      expect(r.code).toBe(0);
-      await pageWith(apache.port, 'after all', `${app}.hda.test`);
-    } finally {
-      registry.stop();
-    }
+    // A new host name: the recreate stops the old container while the new vhost waits for its test.
+    await w.writeManifest('slow.yaml', webApp(app, 'after all', { extra: `${slow}hostname: ${app}-new\n` }));
+    const first = spawn('node', [CLI, 'apply', ...w.flags], { cwd: w.dir, stdio: 'ignore' });
+    const exited = new Promise((resolve) => first.on('exit', resolve));
+    await eventually(async () => (await readFile(vhost(app), 'utf8')).includes(`ServerName ${app}-new.hda.test`), 30_000, 20);
+    first.kill('SIGKILL');
+    await exited;
+    expect(await readFile(vhost(app), 'utf8')).toContain(`ServerName ${app}-new.hda.test`);
+    // plan takes no lock and changes nothing, but says so.
+    const planned = await w.hdactl(['plan']);
+    expect(planned.stderr).toContain(`! the vhost changes of hdactl pid ${first.pid} were cut short before their test (${app}): the next hdactl apply or run puts them back first, then applies them again\n`);
+
+    const r = await w.hdactl(['apply']);
+    expect(r.stderr).toContain('which stopped before testing them, were put back');
+    expect(r.stdout).toBe(`${app} recreated: env.MESSAGE before → after all; vhost server name ${app}.hda.test → ${app}-new.hda.test\n`);
+    expect(r.code).toBe(0);
+    await pageWith(apache.port, 'after all', `${app}-new.hda.test`);
   });
 
   it('one app whose vhost breaks the configtest fails alone: the other new app in the same pass is served', async () => {
