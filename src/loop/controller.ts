@@ -273,6 +273,9 @@ export class Controller {
         this.queue.addAfter(app, 2 * (this.o.removalConfirmMs ?? 1000));
         log.info({ app, waitsFor: held }, `${app} waits for the removal of ${held.join(', ')}, which holds its host ports`);
       }
+      // A hand `docker update` this pass took but leaves to another (an app in flight
+      // elsewhere, or looked at again): that pass must inspect its limits, not this one.
+      for (const app of limitsChanged) if (!chosen.has(app)) this.limitsChanged.add(app);
       return chosen;
     };
     // Taken by this pass; given back should it fail before it has looked.

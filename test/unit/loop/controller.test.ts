@@ -605,6 +605,25 @@ describe('Controller timing', () => {
     await t.controller.stop(1000);
   });
 
+  it('a hand docker update taken by a full pass that then leaves the app to another pass is inspected by that pass', async () => {
+    const t = setup({ resyncMs: 60_000 });
+    await t.startWith('a', 'b');
+    let releasePlan!: () => void;
+    t.fake.planGate = new Promise<void>((r) => (releasePlan = r));
+    await t.advance(59_990);
+    t.controller.engineEvent('a', 'update');
+    await t.advance(10); // the resync takes a's update, observes, then waits before choosing
+    t.fake.planGate = undefined;
+    await t.advance(250); // a's own pass runs meanwhile: without the update, which the resync holds
+    releasePlan();
+    await settle(10);
+    await t.advance(5_000);
+    // The resync leaves a to a pass of its own (a changed since it looked): that pass inspects a's limits.
+    const afterResync = t.fake.limitsInspected.slice(t.fake.limitsInspected.findIndex((l) => l.includes('a')) + 1);
+    expect(afterResync).toContainEqual(['a']);
+    await t.controller.stop(1000);
+  });
+
   it('a manifest change that arrives while a full resync is choosing its apps runs again after it, from a fresh reading', async () => {
     // Both workers are busy: one on b, one on the resync, which has read a's
     // old manifest. a's new one is queued then, and the resync takes a over.
