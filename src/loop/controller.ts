@@ -369,8 +369,9 @@ export class Controller {
         this.backoff.reset(r.app);
         this.terminal.set(r.app, generations.get(r.app));
       } else {
-        // Recovered (a resync fixed it, say): a retry still pending would make Engine events wait for it.
-        if (this.backoff.count(r.app) > 0) this.queue.cancelDelay(r.app);
+        // Recovered (a resync fixed it, say): a retry still pending, its own or that of a
+        // whole pass that failed, would make Engine events wait for it.
+        this.queue.cancelDelay(r.app);
         this.backoff.reset(r.app);
         this.terminal.delete(r.app);
       }

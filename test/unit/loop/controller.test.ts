@@ -479,6 +479,24 @@ describe('Controller timing', () => {
     await t.controller.stop(1000);
   });
 
+  it('after whole passes failed, an app put right by a later pass follows its Engine events at once again, not at the failed passes\' retry', async () => {
+    const t = setup({ resyncMs: 600_000 });
+    await t.startWith('a', 'b');
+    t.fake.failWhole = new EngineError('the Engine is busy', true);
+    t.controller.engineEvent('a', 'die');
+    await t.advance(250);
+    await t.advance(1000);
+    await t.advance(2000); // three failed passes: a's retry is now 4 s away
+    t.fake.failWhole = undefined;
+    t.controller.resyncAll();
+    await settle(10); // the full pass puts everything right
+    const before = t.fake.passes.length;
+    t.controller.engineEvent('a', 'stop');
+    await t.advance(300);
+    expect(t.fake.passes.slice(before).map((p) => p.apps)).toContainEqual(['a']);
+    await t.controller.stop(1000);
+  });
+
   it('a pass that began before the Engine was reported lost does not report it reachable when it ends', async () => {
     const t = setup();
     t.fake.set('a', 'g1');
