@@ -73,7 +73,8 @@ export async function applyPlan(p: Plan, deps: ApplyDeps): Promise<AppResult[]> 
   // minutes (or never end, from a registry that stalls), and the daemon's next vhost
   // batch waits for this one, so a transaction held open by a pull would hold back
   // every other app's vhost change. A failed pull fails its app in its steps below.
-  await Promise.allSettled(p.apps.flatMap((a) => (a.blocked || !a.desired || !a.actions.some((x) => x.type === 'create' || x.type === 'recreate') ? [] : [ensureImage(a.desired, ctx, deps.log.child({ app: a.app }))])));
+  const creates = p.apps.flatMap((a) => (a.blocked ? [] : a.actions.flatMap((x) => (x.type === 'create' || x.type === 'recreate' ? [x.desired] : []))));
+  await Promise.allSettled(creates.map((d) => ensureImage(d, ctx, deps.log.child({ app: d.app }))));
   let containersDone!: (failed: Set<string>) => void;
   const committed = committer.commit(writes.filter((w) => !noLogs.has(w.app)), new Promise((resolve) => (containersDone = resolve)));
   const run = (a: AppPlan) => {
